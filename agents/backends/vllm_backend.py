@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from prmgym.agents.backends.base import Chat, Completion, GenerationConfig
 from prmgym.errors import ProviderError
+from prmgym.generation import Chat, Completion, GenerationConfig
 
 
 class VLLMBackend:
-    """A :class:`~prmgym.agents.backends.base.GenerationBackend` over ``vllm.LLM``.
+    """A :class:`~prmgym.generation.GenerationBackend` over ``vllm.LLM``.
 
     Args:
         model: Hub id or local path.

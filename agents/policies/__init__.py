@@ -23,8 +23,8 @@ def make_policy(spec: str, *, temperature: float = 0.0, seed: int = 0) -> Policy
 
         return RandomPolicy()
     from prmgym.agents.backends import make_backend
-    from prmgym.agents.backends.base import GenerationConfig
     from prmgym.agents.policies.llm import LLMPolicy
+    from prmgym.generation import GenerationConfig
 
     config = GenerationConfig(max_new_tokens=48, temperature=temperature, seed=seed)
     return LLMPolicy(make_backend(spec), config, name=spec)

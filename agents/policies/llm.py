@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from prmgym.agents.backends.base import GenerationBackend, GenerationConfig
 from prmgym.agents.policies.base import Decision, EpisodeView
 from prmgym.agents.prompts import prompt_for
+from prmgym.generation import GenerationBackend, GenerationConfig
 
 
 class LLMPolicy:

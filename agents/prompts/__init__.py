@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from prmgym.agents.backends.base import Chat
 from prmgym.errors import ConfigError
+from prmgym.generation import Chat
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from prmgym.agents.backends.base import Chat
 from prmgym.agents.prompts.calls import extract_call
 from prmgym.envs.search.env import TOOLS_HELP
+from prmgym.generation import Chat
 
 TOOLS = ("search", "open", "answer")
 

@@ -9,10 +9,10 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from prmgym.agents.backends.base import GenerationConfig
 from prmgym.agents.backends.openai_backend import OpenAIBackend
 from prmgym.agents.backends.transformers_backend import TransformersBackend
 from prmgym.errors import ProviderError
+from prmgym.generation import GenerationConfig
 
 
 def chat_server(model_dir, failures):

@@ -2,8 +2,8 @@
 
 import pytest
 
-from prmgym.agents.backends.base import GenerationConfig
 from prmgym.agents.backends.transformers_backend import TransformersBackend
+from prmgym.generation import GenerationConfig
 
 pytestmark = pytest.mark.integration
 

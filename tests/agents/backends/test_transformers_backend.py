@@ -3,9 +3,9 @@ import importlib.util
 import pytest
 
 from prmgym.agents.backends import make_backend
-from prmgym.agents.backends.base import GenerationConfig
 from prmgym.agents.backends.transformers_backend import TransformersBackend, default_smollm2_path
 from prmgym.errors import ConfigError, ProviderError
+from prmgym.generation import GenerationConfig
 
 CHATS = [
     [{"role": "user", "content": "search the index"}],

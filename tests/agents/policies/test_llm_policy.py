@@ -1,11 +1,11 @@
 import gymnasium
 
-from prmgym.agents.backends.base import GenerationConfig
 from prmgym.agents.backends.transformers_backend import TransformersBackend
 from prmgym.agents.policies import make_policy
 from prmgym.agents.policies.base import EpisodeView
 from prmgym.agents.policies.llm import LLMPolicy
 from prmgym.agents.runner import run_episodes
+from prmgym.generation import GenerationConfig
 
 
 class Counting:

@@ -1,4 +1,8 @@
-"""The generation-backend contract: a batch of chats in, ``n`` completions per chat out.
+"""The generation contract: a batch of chats in, ``n`` completions per chat out.
+
+It lives in the core because two parts call models: agents act with them and rewards judge with
+them (the judges sit below agents in the layering). The implementations live in
+``prmgym.agents.backends``.
 
 A backend hides where tokens come from (transformers on CPU, vLLM on a GPU, any
 OpenAI-compatible HTTP server) behind one method::
@@ -147,3 +151,37 @@ def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
     if not positions:
         return text, False
     return text[: min(positions)], True
+
+
+@runtime_checkable
+class ChoiceBackend(Protocol):
+    """A backend that can also read a decision straight from the next-token distribution.
+
+    Judges use it for logit readout (GenPRM, ThinkPRM): instead of sampling a verdict and parsing
+    it, they read P(yes) and P(no) at the first assistant position, which is deterministic and
+    costs one forward pass instead of a generation.
+    """
+
+    name: str
+
+    def choice_logprobs(self, chats: Sequence[Chat], choices: Sequence[str]) -> list[list[float]]:
+        """Log-probability of each choice as the first token of the assistant's reply.
+
+        Each chat is templated with an assistant turn opened, exactly as ``generate`` does. A
+        choice's probability is the total mass of the tokens that spell it at the start of a
+        reply: the word itself, capitalised or not, with or without a leading space (``yes``,
+        ``Yes``, `` yes``, `` Yes``), each counted once.
+
+        Args:
+            chats: Chat histories, batched internally like ``generate``.
+            choices: Words to read, e.g. ``("yes", "no")``; compared case-insensitively.
+
+        Returns:
+            One list per chat with one log-prob per choice, in the order of ``choices``;
+            ``-inf`` where the backend saw none of a choice's tokens (servers report only their
+            top tokens).
+
+        Raises:
+            ProviderError: The model or server failed.
+        """
+        ...

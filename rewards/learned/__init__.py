@@ -1,0 +1,1 @@
+"""Learned PRMs: a token-classification PRM and an implicit PRM, loaded from a saved directory."""

@@ -1,0 +1,1 @@
+"""Rubrics: weighted criteria, their programmatic checks, and the rubric-agent PRM."""

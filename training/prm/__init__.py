@@ -1,0 +1,1 @@
+"""Training learned PRMs: step labels from rollouts, datasets, and the two trainers."""
