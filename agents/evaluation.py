@@ -8,8 +8,12 @@ from typing import Any
 
 import gymnasium
 
+from prmgym.agents.backends import make_backend
 from prmgym.agents.policies import make_policy
 from prmgym.agents.runner import run_episodes
+from prmgym.registry import env_info
+from prmgym.rewards.disagreement import disagreement
+from prmgym.rewards.judges import Judge, make_judge
 from prmgym.rewards.registry import make_scorer
 from prmgym.runs import new_run_dir, write_run
 from prmgym.suites import Suite
@@ -26,12 +30,25 @@ def suite_task_ids(suite: Suite, episodes: int | None = None) -> list[str]:
     return [ids[i % len(ids)] for i in range(n)]
 
 
+def judge_factory(spec: str) -> Callable[[], Judge]:
+    """A factory building the judge for backend ``spec`` once, on first call."""
+    built: list[Judge] = []
+
+    def build() -> Judge:
+        if not built:
+            built.append(make_judge(make_backend(spec)))
+        return built[0]
+
+    return build
+
+
 def evaluate(
     suite: Suite,
     agents: Sequence[str],
     *,
     episodes: int | None = None,
     scorers: Sequence[str] | None = None,
+    judge: str = "smollm2",
     seed: int = 0,
     batch_size: int = 8,
     temperature: float = 0.0,
@@ -45,7 +62,9 @@ def evaluate(
         suite: What to run.
         agents: Agent specs (``oracle``, ``random``, ``smollm2``, ``transformers:...``...).
         episodes: Episodes per agent (default: the suite's count).
-        scorers: PRM names (default: the suite's scorers).
+        scorers: PRM specs (default: the suite's scorers); see ``prmgym.rewards.registry``.
+        judge: Backend spec of the LLM judge for judged scorers (``rubric``); loaded only if one
+            needs it.
         seed: Base seed for resets and sampling.
         batch_size: Live episodes per agent at once (one batched generate per step).
         temperature: Sampling temperature of LLM agents (0 = greedy).
@@ -57,7 +76,8 @@ def evaluate(
         The run directory and its metrics.
     """
     scorer_names = list(suite.scorers if scorers is None else scorers)
-    prms = [make_scorer(s) for s in scorer_names]
+    family = env_info(suite.env).family
+    prms = [make_scorer(s, family=family, judge=judge_factory(judge)) for s in scorer_names]
     task_ids = suite_task_ids(suite, episodes)
     run_dir = new_run_dir(runs_dir, name, prefix=f"eval-{suite.name}")
     all_trajectories: list[Trajectory] = []
@@ -76,6 +96,7 @@ def evaluate(
         )
         all_trajectories.extend(trajectories)
         metrics["agents"][agent] = summarize(trajectories)
+        metrics["agents"][agent]["prm_disagreement"] = disagreement(trajectories)
     config = {
         "name": run_dir.name,
         "command": "eval",
@@ -87,6 +108,7 @@ def evaluate(
         "agents": list(agents),
         "episodes": len(task_ids),
         "scorers": scorer_names,
+        "judge": judge,
         "seed": seed,
         "batch_size": batch_size,
         "temperature": temperature,

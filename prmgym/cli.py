@@ -81,6 +81,19 @@ def suites() -> None:
         console.print(f"[bold]{suite.name}[/bold]: {suite.description}", highlight=False)
 
 
+JudgeOption = Annotated[
+    str,
+    typer.Option(
+        help="LLM judge for judged scorers (rubric): smollm2 | transformers:ID |"
+        " openai:MODEL@URL | vllm:ID; loaded only when a scorer needs it.",
+    ),
+]
+
+
+def _split(values: list[str]) -> list[str]:
+    return [v.strip() for spec in values for v in spec.split(",") if v.strip()]
+
+
 AgentOption = Annotated[
     str,
     typer.Option(
@@ -99,18 +112,24 @@ def run(
         str | None, typer.Option(help="Task to run; default: drawn by seed.")
     ] = None,
     split: Annotated[str, typer.Option(help="Task split: train, test or all.")] = "test",
-    prm: Annotated[str, typer.Option(help="Scorer that scores each step.")] = "search-verifier",
+    prm: Annotated[
+        str, typer.Option(help="Scorer that scores each step (see `prmgym eval --help`).")
+    ] = "verifier",
+    judge: JudgeOption = "smollm2",
     seed: Annotated[int, typer.Option(help="Reset and sampling seed.")] = 0,
 ) -> None:
     """Run one episode and print every step with its PRM score as it happens."""
     import gymnasium
 
+    from prmgym.agents.evaluation import judge_factory
     from prmgym.agents.policies import EpisodeView, make_policy
+    from prmgym.registry import env_info
     from prmgym.rewards.registry import make_scorer
     from prmgym.rewards.wrapper import ProcessReward
 
     console = _console()
-    env = ProcessReward(gymnasium.make(env_id, split=split), make_scorer(prm))
+    scorer = make_scorer(prm, family=env_info(env_id).family, judge=judge_factory(judge))
+    env = ProcessReward(gymnasium.make(env_id, split=split), scorer)
     options = {"task_id": task_id} if task_id else None
     observation, _ = env.reset(seed=seed, options=options)
     policy = make_policy(agent, seed=seed)
@@ -153,8 +172,14 @@ def eval_(
         int | None, typer.Option(help="Episodes per agent; default: the suite's count.")
     ] = None,
     prm: Annotated[
-        list[str] | None, typer.Option(help="Scorers; default: the suite's. Repeatable.")
+        list[str] | None,
+        typer.Option(
+            help="Scorers, comma-separated or repeated; default: the suite's. verifier (the"
+            " family's), rubric (default rubric, LLM-judged), a rubric or mix .yaml, a PRM"
+            " directory from `prmgym train-prm`, or package.module:Class.",
+        ),
     ] = None,
+    judge: JudgeOption = "smollm2",
     name: Annotated[str | None, typer.Option(help="Run name; default eval-SUITE-TIME.")] = None,
     runs_dir: Annotated[Path, typer.Option(help="Where run directories go.")] = Path("runs"),
     seed: Annotated[int, typer.Option(help="Base seed for resets and sampling.")] = 0,
@@ -171,7 +196,8 @@ def eval_(
     from prmgym.errors import PrmgymError
     from prmgym.suites import load_suite
 
-    agents = [a.strip() for spec in agent for a in spec.split(",") if a.strip()]
+    agents = _split(agent)
+    scorers = _split(prm) if prm else None
     console = _console()
     try:
         loaded = load_suite(suite)
@@ -194,7 +220,8 @@ def eval_(
                 loaded,
                 agents,
                 episodes=episodes,
-                scorers=prm,
+                scorers=scorers,
+                judge=judge,
                 seed=seed,
                 batch_size=batch_size,
                 temperature=temperature,
@@ -217,13 +244,22 @@ def eval_(
             f"{m['mean_f1']:.3f}",
             f"{m['mean_steps']:.1f}",
             f"{m['action_error_rate']:.0%}",
-            ", ".join(f"{v:.2f}" for v in m["mean_prm"].values()) or "-",
+            ", ".join(f"{k} {v:.2f}" for k, v in m["mean_prm"].items()) or "-",
         )
     console.print(table)
     console.print(
         "errors: share of steps the env rejected; PRM: mean step score of each scorer",
         style="dim",
     )
+    for agent_name, m in metrics["agents"].items():
+        for source, d in m["prm_disagreement"].items():
+            auroc = "-" if d["auroc"] is None else f"{d['auroc']:.2f}"
+            console.print(
+                f"{agent_name} · {source}: PRM high but failed {d['high_but_failed']},"
+                f" low but solved {d['low_but_solved']}, agreement {d['agreement']:.0%},"
+                f" AUROC {auroc}",
+                highlight=False,
+            )
     console.print(f"run written to [bold]{run_dir}[/bold] (open {run_dir / 'report.html'})")
 
 

@@ -1,25 +1,124 @@
-"""Scorers by name, so configs and the CLI can say ``--prm search-verifier``."""
+"""Scorers by name, so configs and the CLI can say ``--prm verifier,rubric``.
+
+=========================  ==========================================================
+``verifier``               the env family's environment-aware verifier
+``search-verifier``        a verifier by its own name
+``rubric``                 the rubric agent with the family's default rubric (needs a judge)
+``path/to/rubric.yaml``    the rubric agent with your rubric (a file with ``criteria:``)
+``path/to/mix.yaml``       a composite of scorers (a file with ``scorers:``)
+``path/to/prm-dir``        a learned PRM saved by ``prmgym train-prm``
+``package.module:Class``   your own scorer class, built without arguments
+=========================  ==========================================================
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import import_module
+from pathlib import Path
+
+import yaml
 
 from prmgym.errors import ConfigError
 from prmgym.rewards.base import ProcessRewardModel
+from prmgym.rewards.judges.base import Judge
 
 SCORERS: dict[str, str] = {
     "search-verifier": "prmgym.rewards.verifiers.search:SearchVerifier",
 }
-"""Name -> lazy ``module:Class`` of every built-in scorer."""
+"""Name -> lazy ``module:Class`` of every built-in verifier."""
+
+VERIFIERS: dict[str, str] = {"search": "search-verifier"}
+"""Family -> the name of its verifier, for the ``verifier`` alias."""
+
+JudgeFactory = Callable[[], Judge]
+"""Builds the judge on first need, so scorers that need none never load a model."""
 
 
-def make_scorer(name: str) -> ProcessRewardModel:
-    """Build a scorer by its registered name (or a ``module:Class`` path of your own)."""
+def needs_judge(name: str) -> bool:
+    """Whether the scorer ``name`` asks a judge (the default rubric, or a rubric file)."""
+    if name == "rubric":
+        return True
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml", ".json") and path.is_file():
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if "criteria" in data:
+            return any("check" not in c for c in data["criteria"] if isinstance(c, dict))
+        return any(needs_judge(str(s.get("name", ""))) for s in data.get("scorers", []))
+    return False
+
+
+def _judge(factory: JudgeFactory | None, name: str) -> Judge:
+    if factory is None:
+        raise ConfigError(
+            f"scorer {name!r} is scored by an LLM judge but none was given;"
+            " pass --judge smollm2 (or any backend spec)"
+        )
+    return factory()
+
+
+def _from_file(path: Path, family: str | None, judge: JudgeFactory | None) -> ProcessRewardModel:
+    from prmgym.rewards.composite import CompositePRM
+    from prmgym.rewards.rubrics.agent import RubricPRM
+    from prmgym.rewards.rubrics.rubric import load_rubric
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if "criteria" in data:
+        rubric = load_rubric(path)
+        has_judged = any(c.judged for c in rubric.criteria)
+        return RubricPRM(rubric, _judge(judge, str(path)) if has_judged else None)
+    if "scorers" in data:
+        members = data["scorers"]
+        if not isinstance(members, list) or not all(
+            isinstance(m, dict) and "name" in m for m in members
+        ):
+            raise ConfigError(f"{path}: 'scorers' must be a list of {{name, weight, gate}} entries")
+        return CompositePRM(
+            [make_scorer(str(m["name"]), family=family, judge=judge) for m in members],
+            weights=[float(m.get("weight", 1.0)) for m in members],
+            gates=[bool(m.get("gate", False)) for m in members],
+            name=data.get("name"),
+        )
+    raise ConfigError(f"{path}: expected a rubric (with 'criteria:') or a mix (with 'scorers:')")
+
+
+def make_scorer(
+    name: str, *, family: str | None = None, judge: JudgeFactory | None = None
+) -> ProcessRewardModel:
+    """Build a scorer from its spec (see the module docstring).
+
+    Args:
+        name: The spec.
+        family: The env family being scored, to resolve ``verifier``.
+        judge: Builds the judge for judged scorers; called only if one needs it.
+
+    Raises:
+        ConfigError: Unknown spec, missing family or judge, or a bad file.
+    """
+    if name == "verifier":
+        if family is None or family not in VERIFIERS:
+            raise ConfigError(
+                f"no verifier for family {family!r}; families with one: {', '.join(VERIFIERS)}"
+            )
+        name = VERIFIERS[family]
+    if name == "rubric":
+        from prmgym.rewards.rubrics.agent import RubricPRM
+
+        return RubricPRM(judge=_judge(judge, name))
+    path = Path(name)
+    if path.is_dir():
+        from prmgym.rewards.learned.loading import load_learned_prm
+
+        return load_learned_prm(path)
+    if path.suffix in (".yaml", ".yml", ".json"):
+        if not path.is_file():
+            raise ConfigError(f"{path}: scorer file not found")
+        return _from_file(path, family, judge)
     target = SCORERS.get(name, name if ":" in name else None)
     if target is None:
         raise ConfigError(
-            f"unknown scorer {name!r}; built-in: {', '.join(sorted(SCORERS))},"
-            " or give 'package.module:Class'"
+            f"unknown scorer {name!r}; built-in: verifier, rubric, {', '.join(sorted(SCORERS))};"
+            " or a rubric/mix YAML file, a trained PRM directory, or 'package.module:Class'"
         )
     module, _, attr = target.partition(":")
     return getattr(import_module(module), attr)()

@@ -1,0 +1,62 @@
+"""LogitJudge: the verdict read from the model's next-token distribution.
+
+For each (step, criterion) the judge opens the reply and reads P(yes) and P(no) at its first
+token, returning ``P(yes) / (P(yes) + P(no))`` (the readout GenPRM and ThinkPRM use). No text
+is sampled, so the score is deterministic, continuous, and costs one forward pass; every
+question of a ``judge`` call goes to the backend in one batched call.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from prmgym.generation import ChoiceBackend
+from prmgym.rewards.judges.base import JudgeCache, JudgeQuery, JudgeStats
+from prmgym.rewards.judges.prompts import single_question_chat
+
+CHOICES = ("yes", "no")
+
+
+def yes_probability(logprob_yes: float, logprob_no: float, default: float) -> float:
+    """``P(yes) / (P(yes) + P(no))`` from log-probs; ``default`` when neither was seen."""
+    if logprob_yes == -math.inf and logprob_no == -math.inf:
+        return default
+    # sigmoid(lp_yes - lp_no), written to stay finite when one side is -inf.
+    top = max(logprob_yes, logprob_no)
+    yes, no = math.exp(logprob_yes - top), math.exp(logprob_no - top)
+    return yes / (yes + no)
+
+
+class LogitJudge:
+    """A :class:`~prmgym.rewards.judges.base.Judge` reading P(yes) from logits.
+
+    Args:
+        backend: Any backend with ``choice_logprobs`` (transformers, vLLM, OpenAI-compatible).
+        default: The probability given when the model put no mass on either word (a server's
+            top log-probs may hold neither): 0.5, "no information".
+    """
+
+    def __init__(self, backend: ChoiceBackend, *, default: float = 0.5) -> None:
+        self.backend = backend
+        self.default = default
+        self.name = f"logit:{backend.name}"
+        self.cache = JudgeCache()
+        self.stats = JudgeStats()
+
+    def judge(self, queries: Sequence[JudgeQuery]) -> list[list[float]]:
+        """P(yes) per criterion of each query; see the module docstring."""
+        chats = [single_question_chat(q, c) for q in queries for c in q.criteria]
+        keys = [JudgeCache.key(chat, self.name) for chat in chats]
+        todo = {
+            key: chat for key, chat in zip(keys, chats, strict=True) if self.cache.get(key) is None
+        }
+        self.stats.cache_hits += len(chats) - len(todo)
+        if todo:
+            self.stats.prompts += len(todo)
+            self.stats.backend_calls += 1
+            rows = self.backend.choice_logprobs(list(todo.values()), CHOICES)
+            for key, (lp_yes, lp_no) in zip(todo, rows, strict=True):
+                self.cache.put(key, [yes_probability(lp_yes, lp_no, self.default)])
+        flat = iter(self.cache.entries[key][0] for key in keys)
+        return [[next(flat) for _ in q.criteria] for q in queries]

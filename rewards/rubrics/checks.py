@@ -1,0 +1,123 @@
+"""Programmatic checks: criteria a rubric can score without a judge.
+
+A check reads the step and the steps before it (never later ones, so rubric scores stay
+causal) and returns a score in [0, 1], or None when it does not apply to this step (e.g.
+``argument_seen`` on a call without arguments). A rubric names a check, with arguments::
+
+    check: {name: tool_used_before, args: {tool: open}}
+
+Add your own with :func:`register_check`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from prmgym.envs.actions import ActionError, ToolCall, parse_tool_call
+from prmgym.errors import ConfigError
+from prmgym.trajectory import Step
+
+Check = Callable[..., float | None]
+"""``check(step, earlier, **args) -> score in [0, 1] | None``."""
+
+CHECKS: dict[str, Check] = {}
+"""Every registered check by name."""
+
+
+def register_check(name: str) -> Callable[[Check], Check]:
+    """Register a check function under ``name`` (a decorator)."""
+
+    def add(fn: Check) -> Check:
+        CHECKS[name] = fn
+        return fn
+
+    return add
+
+
+def get_check(name: str) -> Check:
+    """The check registered as ``name``.
+
+    Raises:
+        ConfigError: No such check; the message lists the ones there are.
+    """
+    if name not in CHECKS:
+        raise ConfigError(
+            f"unknown check {name!r}; built-in checks: {', '.join(sorted(CHECKS))}"
+            " (or register your own with prmgym.rewards.rubrics.checks.register_check)"
+        )
+    return CHECKS[name]
+
+
+def _call(step: Step) -> ToolCall | None:
+    if step.action_error is not None:
+        return None
+    try:
+        return parse_tool_call(step.action)
+    except ActionError:
+        return None
+
+
+def step_tool(step: Step) -> str | None:
+    """The tool a step called: the recorded one, else parsed from the action text."""
+    if step.tool is not None:
+        return step.tool
+    call = _call(step)
+    return call.name if call else None
+
+
+def _normalized(action: str) -> str:
+    return " ".join(action.split())
+
+
+@register_check("parses")
+def parses(step: Step, earlier: Sequence[Step]) -> float:
+    """1 when the action is one well-formed tool call the env accepted, else 0."""
+    return 1.0 if _call(step) is not None else 0.0
+
+
+@register_check("no_repeat")
+def no_repeat(step: Step, earlier: Sequence[Step]) -> float:
+    """1 unless the same action (up to whitespace) was already taken earlier in the episode."""
+    action = _normalized(step.action)
+    return 0.0 if any(_normalized(s.action) == action for s in earlier) else 1.0
+
+
+@register_check("argument_seen")
+def argument_seen(step: Step, earlier: Sequence[Step], tools: Sequence[str] = ()) -> float | None:
+    """1 when the call's first argument appeared in an earlier observation.
+
+    Catches made-up identifiers: opening a document id no search returned. Applies only to
+    calls of ``tools`` (all calls when empty) whose first argument is a non-empty string.
+    """
+    call = _call(step)
+    if call is None or (tools and call.name not in tools):
+        return None
+    first = call.args[0] if call.args else next(iter(call.kwargs.values()), None)
+    if not isinstance(first, str) or not first.strip():
+        return None
+    return 1.0 if any(first.strip() in s.observation for s in earlier) else 0.0
+
+
+@register_check("tool_used_before")
+def tool_used_before(step: Step, earlier: Sequence[Step], tool: str = "") -> float:
+    """1 when an earlier step called ``tool`` successfully (e.g. read before answering)."""
+    if not tool:
+        raise ConfigError("check tool_used_before needs args: {tool: NAME}")
+    return 1.0 if any(step_tool(s) == tool and s.action_error is None for s in earlier) else 0.0
+
+
+@register_check("max_chars")
+def max_chars(step: Step, earlier: Sequence[Step], limit: int = 300) -> float:
+    """1 when the action is at most ``limit`` characters (rambling actions are a smell)."""
+    return 1.0 if len(step.action) <= limit else 0.0
+
+
+def run_check(name: str, args: dict[str, Any], step: Step, earlier: Sequence[Step]) -> float | None:
+    """Run a registered check; arguments a check does not take are a configuration error."""
+    check = get_check(name)
+    try:
+        value = check(step, earlier, **args)
+    except TypeError as exc:
+        raise ConfigError(f"check {name!r} rejected its args {args}: {exc}") from None
+    return None if value is None else min(1.0, max(0.0, float(value)))
