@@ -50,4 +50,7 @@ def save_labeled(items: Iterable[LabeledTrajectory], path: str | Path) -> Path:
 
 def load_labeled(path: str | Path) -> list[LabeledTrajectory]:
     """Read labelled trajectories written by :func:`save_labeled`."""
-    return [LabeledTrajectory.model_validate(obj) for obj, _ in read_json_objects(path)]
+    return [
+        LabeledTrajectory.model_validate(obj)
+        for _, obj in read_json_objects(path, "labelled trajectory")
+    ]
