@@ -263,6 +263,133 @@ def eval_(
     console.print(f"run written to [bold]{run_dir}[/bold] (open {run_dir / 'report.html'})")
 
 
+@app.command(name="eval-prm")
+def eval_prm(
+    prm: Annotated[
+        list[str],
+        typer.Option(
+            help="PRMs to measure, comma-separated or repeated: verifier, rubric, a rubric or"
+            " mix .yaml, a PRM directory from `prmgym train-prm`, package.module:Class.",
+        ),
+    ] = ["verifier"],  # noqa: B006 - typer reads list defaults; never mutated
+    judge: JudgeOption = "smollm2",
+    family: Annotated[
+        list[str] | None,
+        typer.Option(help="Families whose first-error sets to build; default: every family."),
+    ] = None,
+    split: Annotated[str, typer.Option(help="Task split the sets are built from.")] = "test",
+    count: Annotated[int, typer.Option(help="Items per family (half correct).")] = 100,
+    processbench: Annotated[
+        list[Path] | None,
+        typer.Option(help="ProcessBench-format .json/.jsonl files to measure on as well."),
+    ] = None,
+    best_of_n: Annotated[
+        Path | None,
+        typer.Option(
+            help="A run's trajectories.jsonl holding several episodes per task: report"
+            " best-of-N selection accuracy.",
+        ),
+    ] = None,
+    threshold: Annotated[
+        float, typer.Option(help="A step scoring below this is predicted to be the error.")
+    ] = 0.5,
+    seed: Annotated[int, typer.Option(help="Seed of task order and perturbations.")] = 0,
+    output: Annotated[
+        Path | None, typer.Option(help="Write every figure as JSON here, for plots.")
+    ] = None,
+) -> None:
+    """Measure PRMs: first-error F1 per family (ProcessBench metrics) and best-of-N accuracy.
+
+    Each family's set holds oracle trajectories and perturbed ones (wrong tool arguments, wrong
+    answers, useless repeats, ...) whose first wrong step is known. A PRM predicts the first
+    step scoring below --threshold; accuracy on erroneous and on correct items and their
+    harmonic mean (F1) are reported, with the best threshold of a sweep.
+    """
+    import json
+    from dataclasses import asdict
+
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from prmgym.agents.evaluation import judge_factory
+    from prmgym.errors import PrmgymError
+    from prmgym.registry import registered_envs
+    from prmgym.rewards.evaluation.best_of_n import best_of_n as run_best_of_n
+    from prmgym.rewards.evaluation.first_error import LiveEnvs, build_first_error_set
+    from prmgym.rewards.evaluation.harness import evaluate_first_error, report_table
+    from prmgym.rewards.evaluation.processbench import load_processbench
+    from prmgym.rewards.registry import make_scorer
+    from prmgym.trajectory import load_trajectories
+
+    console = _console()
+    specs = _split(prm)
+    factory = judge_factory(judge)
+    envs = {info.family: info.id for info in registered_envs().values()}
+    families = _split(family) if family else sorted(envs)
+    results: dict[str, Any] = {"threshold": threshold, "first_error": {}, "best_of_n": {}}
+    f1_rows: list[tuple[str, str, dict[str, float], dict[str, float]]] = []
+    try:
+        unknown = [f for f in families if f not in envs]
+        if unknown:
+            raise PrmgymError(f"no env of family {unknown}; families: {', '.join(sorted(envs))}")
+        sets = {}
+        with console.status("building first-error sets"):
+            for fam in families:
+                sets[fam] = build_first_error_set(envs[fam], split, count, seed)
+        for path in processbench or []:
+            sets[f"processbench:{path.name}"] = load_processbench(path)
+        for set_name, items in sets.items():
+            fam = set_name if set_name in envs else None
+            for spec in specs:
+                if fam is None and spec == "verifier":
+                    continue  # ProcessBench items have no env to verify against
+                scorer = make_scorer(spec, family=fam, judge=factory)
+                with Progress(console=console, transient=True) as bar:
+                    task = bar.add_task(f"{spec} on {set_name}", total=len(items))
+                    report = evaluate_first_error(
+                        scorer,
+                        items,
+                        threshold,
+                        progress=lambda done, t=task: bar.update(t, completed=done),
+                    )
+                console.print(report_table(report))
+                results["first_error"].setdefault(set_name, {})[spec] = asdict(report)
+                f1_rows.append((set_name, spec, report.overall, report.best))
+        if best_of_n is not None:
+            trajectories = load_trajectories(best_of_n)
+            fam = trajectories[0].task.family if trajectories else None
+            with LiveEnvs(envs.get(fam or ""), {"split": "all"}) as live:
+                for spec in specs:
+                    scorer = make_scorer(spec, family=fam, judge=factory)
+                    bon = run_best_of_n(trajectories, prm=scorer, envs=live)
+                    results["best_of_n"][spec] = asdict(bon)
+                    console.print(
+                        f"best-of-{bon.n:.0f} with {spec}: selected {bon.selected_success:.1%},"
+                        f" random pick {bon.mean_success:.1%}, any success"
+                        f" {bon.oracle_success:.1%} over {bon.groups} tasks",
+                        highlight=False,
+                    )
+    except PrmgymError as exc:
+        _fail(str(exc))
+    summary = Table(title=f"First-error F1 per family (threshold {threshold})")
+    for column in ("set", "PRM", "acc erroneous", "acc correct", "F1", "best F1 @ threshold"):
+        summary.add_column(column)
+    for set_name, spec, overall, best in f1_rows:
+        summary.add_row(
+            set_name,
+            spec,
+            f"{overall['acc_erroneous']:.3f}",
+            f"{overall['acc_correct']:.3f}",
+            f"{overall['f1']:.3f}",
+            f"{best['f1']:.3f} @ {best['threshold']:.2f}",
+        )
+    console.print(summary)
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(results, indent=2, default=str))
+        console.print(f"figures written to [bold]{output}[/bold]")
+
+
 @app.command(name="serve-search")
 def serve_search(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",

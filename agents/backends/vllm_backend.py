@@ -6,11 +6,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from prmgym.errors import ProviderError
-from prmgym.generation import Chat, Completion, GenerationConfig
+from prmgym.generation import Chat, Completion, GenerationConfig, choice_logprobs_from_top
+
+# vLLM's default limit on log-probs per position (its max_logprobs).
+_TOP_LOGPROBS = 20
 
 
 class VLLMBackend:
-    """A :class:`~prmgym.generation.GenerationBackend` over ``vllm.LLM``.
+    """A :class:`~prmgym.generation.GenerationBackend` and ``ChoiceBackend`` on ``vllm.LLM``.
 
     Args:
         model: Hub id or local path.
@@ -48,6 +51,23 @@ class VLLMBackend:
             ]
             for out in outputs
         ]
+
+    def choice_logprobs(self, chats: Sequence[Chat], choices: Sequence[str]) -> list[list[float]]:
+        """Log-prob of each choice as the reply's first token; see ``ChoiceBackend``.
+
+        One greedy one-token ``LLM.chat`` call for the batch; the first token's top 20
+        log-probs map to choices by their decoded text (``choice_logprobs_from_top``), so
+        choices outside them come back as ``-inf``.
+        """
+        params = self._vllm.SamplingParams(max_tokens=1, temperature=0, logprobs=_TOP_LOGPROBS)
+        outputs = self.llm.chat([list(chat) for chat in chats], params, use_tqdm=False)
+        results = []
+        for out in outputs:
+            # Keyed by token id, so every entry is a distinct token (the sampled one included).
+            first = out.outputs[0].logprobs[0]
+            top = [(lp.decoded_token or "", float(lp.logprob)) for lp in first.values()]
+            results.append(choice_logprobs_from_top(top, choices))
+        return results
 
 
 def to_completion(sample: Any, prompt_tokens: int, eos_ids: set[int]) -> Completion:

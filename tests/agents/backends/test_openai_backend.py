@@ -1,70 +1,13 @@
 """The OpenAI-compatible backend against a real HTTP server on loopback."""
 
+import math
 import socket
-import threading
-import time
 
 import pytest
-import uvicorn
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
 
 from prmgym.agents.backends.openai_backend import OpenAIBackend
-from prmgym.agents.backends.transformers_backend import TransformersBackend
 from prmgym.errors import ProviderError
-from prmgym.generation import GenerationConfig
-
-
-def chat_server(model_dir, failures):
-    """A chat-completions server answering with a real (tiny) model; fails on demand."""
-    backend = TransformersBackend(model_dir)
-    app = FastAPI()
-    app.state.calls = 0
-
-    @app.post("/v1/chat/completions")
-    def complete(body: dict):
-        app.state.calls += 1
-        if failures:
-            return JSONResponse({"error": {"message": "overloaded"}}, status_code=failures.pop(0))
-        config = GenerationConfig(
-            max_new_tokens=body["max_tokens"],
-            temperature=body["temperature"],
-            n=body["n"],
-            seed=body.get("seed"),
-            stop=tuple(body.get("stop") or ()),
-        )
-        (completions,) = backend.generate([body["messages"]], config)
-        choices = [
-            {
-                "index": i,
-                "message": {"role": "assistant", "content": c.text},
-                "finish_reason": c.finish_reason,
-                "logprobs": {"content": [{"token": "?", "logprob": lp} for lp in c.logprobs]},
-            }
-            for i, c in enumerate(completions)
-        ]
-        return {"choices": choices, "usage": {"prompt_tokens": completions[0].prompt_tokens}}
-
-    return app, backend
-
-
-@pytest.fixture(scope="module")
-def server(tiny_model_dir):
-    failures: list[int] = []
-    app, backend = chat_server(tiny_model_dir, failures)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/v1", app, backend, failures
-    srv.should_exit = True
-    thread.join(timeout=10)
-
+from prmgym.generation import GenerationConfig, choice_logprobs_from_top
 
 CHATS = [
     [{"role": "user", "content": "search the index"}],
@@ -72,10 +15,10 @@ CHATS = [
 ]
 
 
-def test_http_results_match_the_model(server):
-    url, _, backend, _ = server
+def test_http_results_match_the_model(chat_completions_server):
+    backend = chat_completions_server.backend
     config = GenerationConfig(max_new_tokens=6, temperature=0.0)
-    remote = OpenAIBackend(url, "tiny").generate(CHATS, config)
+    remote = OpenAIBackend(chat_completions_server.url, "tiny").generate(CHATS, config)
     local = backend.generate(CHATS, config)
     assert [o[0].text for o in remote] == [o[0].text for o in local]
     for r, lo in zip(remote, local, strict=True):
@@ -83,29 +26,27 @@ def test_http_results_match_the_model(server):
     assert remote[0][0].prompt_tokens == local[0][0].prompt_tokens
 
 
-def test_n_completions_per_chat(server):
-    url, *_ = server
-    outputs = OpenAIBackend(url, "tiny").generate(
+def test_n_completions_per_chat(chat_completions_server):
+    outputs = OpenAIBackend(chat_completions_server.url, "tiny").generate(
         CHATS, GenerationConfig(max_new_tokens=4, n=3, seed=1)
     )
     assert [len(o) for o in outputs] == [3, 3]
 
 
-def test_transient_errors_are_retried(server):
-    url, app, _, failures = server
-    failures.extend([503, 503])
-    before = app.state.calls
-    outputs = OpenAIBackend(url, "tiny", max_retries=2).generate(
-        CHATS[:1], GenerationConfig(max_new_tokens=3)
-    )
-    assert len(outputs) == 1 and app.state.calls - before == 3
+def test_transient_errors_are_retried(chat_completions_server):
+    chat_completions_server.failures.extend([503, 503])
+    before = chat_completions_server.calls
+    backend = OpenAIBackend(chat_completions_server.url, "tiny", retry_backoff_s=0.01)
+    outputs = backend.generate(CHATS[:1], GenerationConfig(max_new_tokens=3))
+    assert len(outputs) == 1 and chat_completions_server.calls - before == 3
 
 
-def test_permanent_errors_raise_with_the_servers_words(server):
-    url, _, _, failures = server
-    failures.append(400)
+def test_permanent_errors_raise_with_the_servers_words(chat_completions_server):
+    chat_completions_server.failures.append(400)
     with pytest.raises(ProviderError, match="answered 400.*overloaded"):
-        OpenAIBackend(url, "tiny").generate(CHATS[:1], GenerationConfig(max_new_tokens=3))
+        OpenAIBackend(chat_completions_server.url, "tiny").generate(
+            CHATS[:1], GenerationConfig(max_new_tokens=3)
+        )
 
 
 def test_unreachable_server_raises_provider_error():
@@ -115,3 +56,68 @@ def test_unreachable_server_raises_provider_error():
     backend = OpenAIBackend(f"http://127.0.0.1:{port}/v1", "x", max_retries=0, timeout=2)
     with pytest.raises(ProviderError, match="could not reach"):
         backend.generate(CHATS[:1], GenerationConfig(max_new_tokens=3))
+
+
+CHOICE_CHATS = [
+    *CHATS,
+    [
+        {"role": "system", "content": "you are a helpful assistant"},
+        {"role": "user", "content": "what is the capital of France?"},
+    ],
+]
+# Words whose every token is among the tiny model's 20 likeliest first tokens for CHOICE_CHATS,
+# and one whose tokens all lie outside them.
+TOP_WORDS = ("open", "for", "too")
+RARE_WORD = "search"
+
+
+def _word_tokens(tokenizer, word):
+    return {i for i in range(len(tokenizer)) if tokenizer.decode([i]).strip().lower() == word}
+
+
+def test_choice_logprobs_over_http_match_the_local_model(chat_completions_server):
+    local = chat_completions_server.backend
+    top20 = [set(row.topk(20).indices.tolist()) for row in local._next_token_logprobs(CHOICE_CHATS)]
+    for word in TOP_WORDS:
+        assert all(_word_tokens(local.tokenizer, word) <= top for top in top20), word
+    assert not any(_word_tokens(local.tokenizer, RARE_WORD) & top for top in top20)
+
+    choices = (*TOP_WORDS, RARE_WORD)
+    remote = OpenAIBackend(chat_completions_server.url, "tiny").choice_logprobs(
+        CHOICE_CHATS, choices
+    )
+    expected = local.choice_logprobs(CHOICE_CHATS, choices)
+    for got, want in zip(remote, expected, strict=True):
+        assert got[:3] == pytest.approx(want[:3], abs=1e-4)
+        # The server reports only its top 20 tokens; the local model sees the whole vocabulary.
+        assert got[3] == -math.inf and math.isfinite(want[3])
+
+
+def test_choice_logprobs_retry_and_fail_like_generate(chat_completions_server):
+    backend = OpenAIBackend(chat_completions_server.url, "tiny", retry_backoff_s=0.01)
+    chat_completions_server.failures.append(503)
+    assert len(backend.choice_logprobs(CHATS[:1], ("open",))) == 1
+    chat_completions_server.failures.append(400)
+    with pytest.raises(ProviderError, match="answered 400"):
+        backend.choice_logprobs(CHATS[:1], ("open",))
+    assert backend.choice_logprobs([], ("open",)) == []
+
+
+def test_a_server_without_top_logprobs_raises_provider_error(monkeypatch):
+    backend = OpenAIBackend("http://127.0.0.1:9/v1", "x")
+    answer = {"choices": [{"message": {"content": "yes"}, "logprobs": None}]}
+    monkeypatch.setattr(backend, "_post", lambda body: answer)
+    with pytest.raises(ProviderError, match="no top log-probs"):
+        backend.choice_logprobs(CHATS[:1], ("yes",))
+
+
+def test_top_tokens_map_to_choices_by_stripped_lowercase_text():
+    top = [(" Yes", math.log(0.5)), ("yes", math.log(0.2)), ("YES\n", math.log(0.1)), ("No", -3.0)]
+    yes, no, maybe, yesterday = choice_logprobs_from_top(top, ["yes", "NO", "maybe", "yesterday"])
+    assert yes == pytest.approx(math.log(0.8))
+    assert no == -3.0
+    assert maybe == yesterday == -math.inf
+    # Each entry is a distinct token, so two with the same text both count.
+    assert choice_logprobs_from_top([("a", -1.0), ("a", -1.0)], ["a"]) == [
+        pytest.approx(math.log(2 * math.exp(-1.0)))
+    ]

@@ -1,6 +1,8 @@
 import importlib.util
+import math
 
 import pytest
+import torch
 
 from prmgym.agents.backends import make_backend
 from prmgym.agents.backends.transformers_backend import TransformersBackend, default_smollm2_path
@@ -153,3 +155,59 @@ def test_single_chats_reuse_a_cached_prefix_but_never_cache_their_own(tiny_model
     reference = TransformersBackend(tiny_model_dir, prefix_cache=False).generate(SHARED[2:], config)
     assert backend.generate(SHARED[2:], config)[0][0].token_ids == reference[0][0].token_ids
     assert list(backend._prefixes) == [key]
+
+
+# Tokens of the tiny vocabulary behind each choice: "the" and " the" are single tokens; only
+# " answer" is ("answer" encodes as several); "yes" has no single-token spelling and falls back
+# to its first token "y".
+CHOICE_TOKENS = {"the": ["the", "▁the"], "answer": ["▁answer"], "search": ["search"], "yes": ["y"]}
+
+
+def manual_first_token_logprobs(backend, chat):
+    prompt = backend.tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
+    ids = backend.tokenizer(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"]
+    with torch.inference_mode():
+        return torch.log_softmax(backend.model(ids).logits[0, -1].float(), dim=-1)
+
+
+def test_choice_logprobs_equal_a_manual_forward_pass(backend):
+    chats = CHATS + SHARED
+    got = backend.choice_logprobs(chats, list(CHOICE_TOKENS))
+    for chat, row in zip(chats, got, strict=True):
+        logprobs = manual_first_token_logprobs(backend, chat)
+        want = [
+            torch.logsumexp(logprobs[backend.tokenizer.convert_tokens_to_ids(tokens)], 0).item()
+            for tokens in CHOICE_TOKENS.values()
+        ]
+        assert row == pytest.approx(want, abs=1e-4)
+
+
+def test_choice_logprobs_batched_equal_one_by_one(tiny_model_dir):
+    chats = SHARED + CHATS + SHARED[:2]
+    choices = ["the", "search"]
+    cached = TransformersBackend(tiny_model_dir, max_batch_size=3)
+    batched = cached.choice_logprobs(chats, choices)
+    # The first micro-batch (SHARED) ran from a cached prefix; the rest were padded.
+    assert len(cached._prefixes) == 1
+    alone = TransformersBackend(tiny_model_dir, prefix_cache=False)
+    for chat, row in zip(chats, batched, strict=True):
+        assert row == pytest.approx(alone.choice_logprobs([chat], choices)[0], abs=1e-4)
+
+
+def test_choice_probabilities_are_a_sub_distribution(backend):
+    # No two of these share a token, so their probabilities cannot add up to more than 1.
+    choices = ["the", "search", "answer", "index", "capital", "open", "a"]
+    for row in backend.choice_logprobs(CHATS, choices):
+        assert all(lp < 0 for lp in row)
+        assert sum(math.exp(lp) for lp in row) <= 1 + 1e-6
+
+
+def test_choices_are_case_insensitive_and_unspellable_words_use_their_first_token(backend):
+    [[the, upper, yes, no]] = backend.choice_logprobs(CHATS[:1], ["the", " THE ", "yes", "no"])
+    assert upper == the
+    logprobs = manual_first_token_logprobs(backend, CHATS[0])
+    y, n = backend.tokenizer.convert_tokens_to_ids(["y", "n"])
+    assert yes == pytest.approx(logprobs[y].item(), abs=1e-4)
+    assert no == pytest.approx(logprobs[n].item(), abs=1e-4)
+    with pytest.raises(ConfigError, match="choices must be words"):
+        backend.choice_logprobs(CHATS[:1], ["yes", " "])

@@ -5,8 +5,17 @@ from prmgym.rewards.judges.verdicts import parse_verdicts, verdict_value
 
 @pytest.mark.parametrize(
     ("raw", "value"),
-    [("yes", 1.0), ("No.", 0.0), (" TRUE ", 1.0), (True, 1.0), (0.25, 0.25), ("0.7", 0.7),
-     ("maybe", None), (7, None), (None, None)],
+    [
+        ("yes", 1.0),
+        ("No.", 0.0),
+        (" TRUE ", 1.0),
+        (True, 1.0),
+        (0.25, 0.25),
+        ("0.7", 0.7),
+        ("maybe", None),
+        (7, None),
+        (None, None),
+    ],
 )
 def test_verdict_value(raw, value):
     assert verdict_value(raw) == value

@@ -22,7 +22,9 @@ class ScriptedJudge:
 
     def judge(self, queries):
         self.calls.append(list(queries))
-        return [[1 - self.yes if q.pitfall else self.yes for q in query.criteria] for query in queries]
+        return [
+            [1 - self.yes if q.pitfall else self.yes for q in query.criteria] for query in queries
+        ]
 
 
 @pytest.fixture(scope="module")
