@@ -35,11 +35,20 @@ class LogitJudge:
         backend: Any backend with ``choice_logprobs`` (transformers, vLLM, OpenAI-compatible).
         default: The probability given when the model put no mass on either word (a server's
             top log-probs may hold neither): 0.5, "no information".
+        choices: The affirmative and negative words read, for prompts in other languages or
+            models that answer in other words.
     """
 
-    def __init__(self, backend: ChoiceBackend, *, default: float = 0.5) -> None:
+    def __init__(
+        self,
+        backend: ChoiceBackend,
+        *,
+        default: float = 0.5,
+        choices: tuple[str, str] = CHOICES,
+    ) -> None:
         self.backend = backend
         self.default = default
+        self.choices = choices
         self.name = f"logit:{backend.name}"
         self.cache = JudgeCache()
         self.stats = JudgeStats()
@@ -47,7 +56,7 @@ class LogitJudge:
     def judge(self, queries: Sequence[JudgeQuery]) -> list[list[float]]:
         """P(yes) per criterion of each query; see the module docstring."""
         chats = [single_question_chat(q, c) for q in queries for c in q.criteria]
-        keys = [JudgeCache.key(chat, self.name) for chat in chats]
+        keys = [JudgeCache.key(chat, f"{self.name}:{self.choices}") for chat in chats]
         todo = {
             key: chat for key, chat in zip(keys, chats, strict=True) if self.cache.get(key) is None
         }
@@ -55,7 +64,7 @@ class LogitJudge:
         if todo:
             self.stats.prompts += len(todo)
             self.stats.backend_calls += 1
-            rows = self.backend.choice_logprobs(list(todo.values()), CHOICES)
+            rows = self.backend.choice_logprobs(list(todo.values()), self.choices)
             for key, (lp_yes, lp_no) in zip(todo, rows, strict=True):
                 self.cache.put(key, [yes_probability(lp_yes, lp_no, self.default)])
         flat = iter(self.cache.entries[key][0] for key in keys)

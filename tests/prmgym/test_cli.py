@@ -14,7 +14,7 @@ runner = CliRunner()
 def test_help_lists_every_command():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("envs", "suites", "run", "eval", "serve-search"):
+    for command in ("envs", "suites", "run", "eval", "eval-prm", "serve-search"):
         assert command in result.output
 
 
@@ -77,3 +77,49 @@ def test_run_prints_each_step_with_its_prm_score():
     result = runner.invoke(app, ["run", "--agent", "oracle", "--seed", "2"])
     assert result.exit_code == 0, result.output
     assert "PRM 1.00 ok" in result.output and "reward 1.00" in result.output
+
+
+def test_eval_scores_each_step_with_verifier_and_rubric(tmp_path, tiny_model_dir):
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            "--suite",
+            "search-lite",
+            "--agent",
+            "oracle",
+            "--episodes",
+            "2",
+            "--prm",
+            "verifier,rubric",
+            "--judge",
+            f"transformers:{tiny_model_dir}",
+            "--runs-dir",
+            str(tmp_path),
+            "--name",
+            "t",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    for trajectory in load_trajectories(tmp_path / "t" / "trajectories.jsonl"):
+        for step in trajectory.steps:
+            assert [s.source for s in step.scores] == ["search-verifier", "rubric"]
+    metrics = json.loads((tmp_path / "t" / "metrics.json").read_text())
+    assert set(metrics["agents"]["oracle"]["prm_disagreement"]) == {"search-verifier", "rubric"}
+    assert "PRM high but failed" in result.output
+
+
+def test_eval_prm_prints_f1_per_family(tmp_path):
+    out = tmp_path / "prm.json"
+    result = runner.invoke(
+        app, ["eval-prm", "--prm", "verifier", "--count", "8", "--output", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "First-error F1 per family" in result.output and "search" in result.output
+    figures = json.loads(out.read_text())
+    assert figures["first_error"]["search"]["verifier"]["overall"]["f1"] > 0.8
+
+
+def test_eval_prm_unknown_family_fails_cleanly():
+    result = runner.invoke(app, ["eval-prm", "--family", "chess", "--count", "2"])
+    assert result.exit_code == 2 and "families" in result.output
