@@ -2,8 +2,8 @@
 
 For each (step, criterion) the judge opens the reply and reads P(yes) and P(no) at its first
 token, returning ``P(yes) / (P(yes) + P(no))`` (the readout GenPRM and ThinkPRM use). No text
-is sampled, so the score is deterministic, continuous, and costs one forward pass; every
-question of a ``judge`` call goes to the backend in one batched call.
+is sampled, so the score is deterministic, continuous, and costs one forward pass. The
+questions about one step go to the backend as one batch sharing its prompt prefix.
 """
 
 from __future__ import annotations
@@ -54,18 +54,27 @@ class LogitJudge:
         self.stats = JudgeStats()
 
     def judge(self, queries: Sequence[JudgeQuery]) -> list[list[float]]:
-        """P(yes) per criterion of each query; see the module docstring."""
-        chats = [single_question_chat(q, c) for q in queries for c in q.criteria]
-        keys = [JudgeCache.key(chat, f"{self.name}:{self.choices}") for chat in chats]
-        todo = {
-            key: chat for key, chat in zip(keys, chats, strict=True) if self.cache.get(key) is None
-        }
-        self.stats.cache_hits += len(chats) - len(todo)
-        if todo:
+        """P(yes) per criterion of each query; see the module docstring.
+
+        The criteria of one step share their whole prompt but the question, so each step's
+        chats go to the backend together: a backend with a prefix cache (transformers) then
+        encodes the shared context once per step instead of once per criterion.
+        """
+        keyed = [
+            [
+                (JudgeCache.key(chat, f"{self.name}:{self.choices}"), chat)
+                for chat in (single_question_chat(query, c) for c in query.criteria)
+            ]
+            for query in queries
+        ]
+        for group in keyed:
+            todo = {key: chat for key, chat in group if self.cache.get(key) is None}
+            self.stats.cache_hits += len(group) - len(todo)
+            if not todo:
+                continue
             self.stats.prompts += len(todo)
             self.stats.backend_calls += 1
             rows = self.backend.choice_logprobs(list(todo.values()), self.choices)
             for key, (lp_yes, lp_no) in zip(todo, rows, strict=True):
                 self.cache.put(key, [yes_probability(lp_yes, lp_no, self.default)])
-        flat = iter(self.cache.entries[key][0] for key in keys)
-        return [[next(flat) for _ in q.criteria] for q in queries]
+        return [[self.cache.entries[key][0] for key, _ in group] for group in keyed]

@@ -25,6 +25,10 @@ from prmgym.rewards.rubrics.checks import run_check, step_tool
 from prmgym.rewards.rubrics.rubric import Criterion, Rubric, default_rubric
 from prmgym.trajectory import Step, StepScore, Trajectory
 
+CONTEXT_OBSERVATION_CHARS = 160
+"""Earlier steps' observations are cut shorter than the reviewed step's: they are context,
+and every character is encoded once per judged criterion."""
+
 
 @dataclass
 class _Plan:
@@ -84,7 +88,7 @@ class RubricPRM:
         plans = []
         for i, step in enumerate(trajectory.steps):
             plans.append(self._plan(rubric, step, trajectory.steps[:i], context))
-            context += render_step(step) + "\n\n"
+            context += render_step(step, CONTEXT_OBSERVATION_CHARS) + "\n\n"
         return self._finish(rubric, plans)
 
     def score_candidates(
@@ -93,7 +97,7 @@ class RubricPRM:
         """Score each candidate as the next step (no observation yet), in one judge call."""
         rubric = self.rubric_for(trajectory)
         context = render_prompt(trajectory) + "".join(
-            render_step(s) + "\n\n" for s in trajectory.steps
+            render_step(s, CONTEXT_OBSERVATION_CHARS) + "\n\n" for s in trajectory.steps
         )
         plans = []
         for action in candidate_actions:

