@@ -19,7 +19,7 @@ import gymnasium
 
 from prmgym.agents.policies.base import Decision, EpisodeView, Policy
 from prmgym.rewards.base import ProcessRewardModel
-from prmgym.trajectory import Accounting, Step, Trajectory
+from prmgym.trajectory import Accounting, Trajectory
 
 ProgressCallback = Callable[[Trajectory], None]
 
@@ -140,20 +140,15 @@ def run_episodes(
                 if start(slot):
                     still_live.append(slot)
                 continue
-            trajectory.steps.append(
-                Step(
-                    index=len(trajectory.steps),
-                    action=decision.action,
-                    observation=observation,
-                    completion=decision.completion,
-                    tool=info.get("tool"),
-                    action_error=info.get("action_error"),
-                    reward=float(reward),
-                )
+            trajectory.record(
+                decision.action,
+                observation,
+                reward,
+                terminated,
+                truncated,
+                info,
+                completion=decision.completion,
             )
-            trajectory.outcome_reward += float(reward)
-            trajectory.terminated, trajectory.truncated = bool(terminated), bool(truncated)
-            trajectory.accounting.env_steps += 1
             view.observations.append(observation)
             view.actions.append(decision.action)
             slot.info = info

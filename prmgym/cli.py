@@ -164,10 +164,10 @@ def eval_(
         typer.Option(
             "--agent",
             "-a",
-            help="Repeat or comma-separate to compare agents: oracle, random, smollm2,"
-            " transformers:ID, openai:MODEL@URL, vllm:ID.",
+            help="Repeat or comma-separate to compare agents: oracle, random, smollm2 (the"
+            " embedded default), transformers:ID, openai:MODEL@URL, vllm:ID.",
         ),
-    ],
+    ] = ["smollm2"],  # noqa: B006 - typer reads list defaults; never mutated
     episodes: Annotated[
         int | None, typer.Option(help="Episodes per agent; default: the suite's count.")
     ] = None,
@@ -388,6 +388,58 @@ def eval_prm(
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(results, indent=2, default=str))
         console.print(f"figures written to [bold]{output}[/bold]")
+
+
+@app.command(name="train-prm")
+def train_prm(
+    config: Annotated[
+        Path | None,
+        typer.Option(help="YAML of training settings, e.g. configs/train-prm-search.yaml."),
+    ] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="KEY=VALUE settings over the config, e.g. epochs=2 data.count=400 kind=implicit."
+        ),
+    ] = None,
+    evaluate: Annotated[
+        int,
+        typer.Option(
+            help="Then measure first-error F1 on this many held-out test-split items (0: skip)."
+        ),
+    ] = 0,
+) -> None:
+    """Train a learned PRM (token-classification or implicit) and save it for `--prm PATH`.
+
+    Step labels come from perturbed oracle trajectories (first wrong step known), a file of
+    labelled trajectories, or Monte Carlo rollouts. The saved directory is a PRM:
+    `prmgym eval --suite search-lite --agent smollm2 --prm OUTPUT_DIR`.
+    """
+    from prmgym.errors import PrmgymError
+    from prmgym.training.prm.config import load_train_prm_config
+    from prmgym.training.prm.train import train_prm as run_training
+
+    console = _console()
+    try:
+        settings = load_train_prm_config(config, overrides or ())
+        console.print(
+            f"training a {settings.kind} PRM from {settings.base_model} on"
+            f" {settings.data.source} data -> {settings.output_dir}",
+            highlight=False,
+        )
+        output = run_training(settings)
+    except PrmgymError as exc:
+        _fail(str(exc))
+    console.print(f"PRM saved to [bold]{output}[/bold]")
+    if evaluate:
+        from prmgym.registry import registered_envs
+        from prmgym.rewards.evaluation.first_error import build_first_error_set
+        from prmgym.rewards.evaluation.harness import evaluate_first_error, report_table
+        from prmgym.rewards.learned.loading import load_learned_prm
+
+        env_id = settings.data.env_id or next(iter(registered_envs()))
+        items = build_first_error_set(env_id, "test", evaluate, seed=settings.seed + 1)
+        console.print(report_table(evaluate_first_error(load_learned_prm(output), items)))
 
 
 @app.command(name="serve-search")

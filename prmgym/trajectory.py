@@ -110,6 +110,32 @@ class Trajectory(BaseModel):
     accounting: Accounting = Field(default_factory=Accounting)
     seed: int | None = None
 
+    def record(
+        self,
+        action: str,
+        observation: str,
+        reward: float,
+        terminated: bool,
+        truncated: bool,
+        info: dict[str, Any],
+        completion: str = "",
+    ) -> Step:
+        """Append the step an ``env.step(action)`` produced and update the episode's totals."""
+        step = Step(
+            index=len(self.steps),
+            action=action,
+            observation=observation,
+            completion=completion,
+            tool=info.get("tool"),
+            action_error=info.get("action_error"),
+            reward=float(reward),
+        )
+        self.steps.append(step)
+        self.outcome_reward += float(reward)
+        self.terminated, self.truncated = bool(terminated), bool(truncated)
+        self.accounting.env_steps += 1
+        return step
+
 
 def save_trajectories(trajectories: Iterable[Trajectory], path: str | Path) -> None:
     """Write trajectories as JSONL, one per line."""

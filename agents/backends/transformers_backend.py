@@ -410,7 +410,9 @@ class TransformersBackend:
 
         A batch's shared prefix often runs into its questions' common words, so it changes
         with the batch's mix; a cached prefix covering most of it (any, when ``compute`` is
-        False) is reused instead of computing a new one.
+        False) is reused instead of computing a new one. A new prefix starts from the longest
+        head it shares with a cached one (cropped), so a prompt that grows step by step (an
+        episode's history, a judge's context) encodes only its new tokens.
         """
         share = _REUSE_SHARE if compute else 0.0
         reusable = [
@@ -424,14 +426,31 @@ class TransformersBackend:
             return list(key), self._prefixes[key]
         if not compute:
             return [], None
-        key = tuple(prefix)
+        start, past = self._longest_cached_head(prefix)
         with torch.inference_mode():
-            ids = torch.tensor([prefix], device=self.device)
-            cache = self.model(input_ids=ids, use_cache=True).past_key_values
-        self._prefixes[key] = cache
+            ids = torch.tensor([prefix[start:]], device=self.device)
+            cache = self.model(input_ids=ids, past_key_values=past, use_cache=True).past_key_values
+        self._prefixes[tuple(prefix)] = cache
         if len(self._prefixes) > _MAX_CACHED_PREFIXES:
             self._prefixes.popitem(last=False)
         return prefix, cache
+
+    def _longest_cached_head(self, prefix: list[int]) -> tuple[int, DynamicCache | None]:
+        """How many leading tokens of ``prefix`` a cached prefix holds, and a cropped copy."""
+        best, best_key = 0, None
+        for key in self._prefixes:
+            # Leave at least one token to compute: the model needs an input.
+            limit = min(len(key), len(prefix) - 1)
+            n = next((k for k in range(limit) if key[k] != prefix[k]), limit)
+            if n > best:
+                best, best_key = n, key
+        if best_key is None or best < _MIN_PREFIX_TOKENS:
+            return 0, None
+        head = copy.deepcopy(self._prefixes[best_key])
+        # transformers 5 crops by a negative count of tokens to drop from the end.
+        if best < len(best_key):
+            head.crop(best - len(best_key))
+        return best, head
 
     def _completion(
         self, generated: list[int], logprobs: list[float], prompt_tokens: int, stop: Sequence[str]

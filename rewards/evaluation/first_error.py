@@ -26,7 +26,7 @@ from prmgym.errors import ConfigError, TaskError
 from prmgym.registry import env_info
 from prmgym.rewards.evaluation.labeled import LabeledTrajectory
 from prmgym.task import Task
-from prmgym.trajectory import Step, Trajectory
+from prmgym.trajectory import Trajectory
 
 ENV_KEY = "env"
 """``task.metadata`` key holding ``{"id": env id, "kwargs": make kwargs}`` of the env it ran in."""
@@ -74,19 +74,7 @@ def _play(
     info: dict[str, Any] = {}
     for action in perturbation.actions:
         observation, reward, terminated, truncated, info = env.step(action)
-        trajectory.steps.append(
-            Step(
-                index=len(trajectory.steps),
-                action=action,
-                observation=observation,
-                tool=info.get("tool"),
-                action_error=info.get("action_error"),
-                reward=float(reward),
-            )
-        )
-        trajectory.outcome_reward += float(reward)
-        trajectory.terminated, trajectory.truncated = bool(terminated), bool(truncated)
-        trajectory.accounting.env_steps += 1
+        trajectory.record(action, observation, reward, terminated, truncated, info)
         if terminated or truncated:
             break
     if len(trajectory.steps) != len(perturbation.actions):

@@ -2,16 +2,16 @@
 
 For each (step, criterion) the judge opens the reply and reads P(yes) and P(no) at its first
 token, returning ``P(yes) / (P(yes) + P(no))`` (the readout GenPRM and ThinkPRM use). No text
-is sampled, so the score is deterministic, continuous, and costs one forward pass. The
-questions about one step go to the backend as one batch sharing its prompt prefix.
+is sampled, so the score is deterministic, continuous, and costs one forward pass.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import partial
 
-from prmgym.generation import ChoiceBackend
+from prmgym.generation import Chat, ChoiceBackend
 from prmgym.rewards.judges.base import JudgeCache, JudgeQuery, JudgeStats
 from prmgym.rewards.judges.prompts import single_question_chat
 
@@ -56,25 +56,35 @@ class LogitJudge:
     def judge(self, queries: Sequence[JudgeQuery]) -> list[list[float]]:
         """P(yes) per criterion of each query; see the module docstring.
 
-        The criteria of one step share their whole prompt but the question, so each step's
-        chats go to the backend together: a backend with a prefix cache (transformers) then
-        encodes the shared context once per step instead of once per criterion.
+        The criteria of one step share their whole prompt but the question, so a step with
+        several criteria goes to the backend as its own batch: a backend with a prefix cache
+        (transformers) then encodes the shared context once instead of once per criterion.
+        Steps with a single criterion share nothing but the system prompt and go together in
+        one batch.
         """
+        tag = f"{self.name}:{self.choices}"
         keyed = [
             [
-                (JudgeCache.key(chat, f"{self.name}:{self.choices}"), chat)
-                for chat in (single_question_chat(query, c) for c in query.criteria)
+                (JudgeCache.key(chat, tag), chat)
+                for chat in map(partial(single_question_chat, q), q.criteria)
             ]
-            for query in queries
+            for q in queries
         ]
+        batches: list[dict[str, Chat]] = []
+        pooled: dict[str, Chat] = {}
         for group in keyed:
             todo = {key: chat for key, chat in group if self.cache.get(key) is None}
             self.stats.cache_hits += len(group) - len(todo)
-            if not todo:
+            if len(todo) > 1:
+                batches.append(todo)
+            else:
+                pooled.update(todo)
+        for batch in [*batches, pooled]:
+            if not batch:
                 continue
-            self.stats.prompts += len(todo)
+            self.stats.prompts += len(batch)
             self.stats.backend_calls += 1
-            rows = self.backend.choice_logprobs(list(todo.values()), self.choices)
-            for key, (lp_yes, lp_no) in zip(todo, rows, strict=True):
+            rows = self.backend.choice_logprobs(list(batch.values()), self.choices)
+            for key, (lp_yes, lp_no) in zip(batch, rows, strict=True):
                 self.cache.put(key, [yes_probability(lp_yes, lp_no, self.default)])
         return [[self.cache.entries[key][0] for key, _ in group] for group in keyed]

@@ -8,11 +8,12 @@ from prmgym.generation import Chat
 from prmgym.rewards.judges.base import JudgeQuery, Question
 
 SYSTEM = (
-    "You review one step taken by an agent working on a task. Judge only the step under "
-    "review, using the task and the earlier steps as context. Be strict."
+    "You review one step taken by an agent working on a task. The step under review is the "
+    "last one shown; judge only that step, using the task and the earlier steps as context. "
+    "Be strict."
 )
 
-CONTEXT_CHARS = 3000
+CONTEXT_CHARS = 6000
 """Most characters of context shown; the task and the latest steps are kept."""
 
 
@@ -26,12 +27,14 @@ def fit_context(context: str, limit: int = CONTEXT_CHARS) -> str:
 
 def _ask(question: Question) -> str:
     if question.pitfall:
-        return f"Does the step show this problem: {question.text}"
-    return f"Does the step meet this criterion: {question.text}"
+        return f"Does the last step show this problem: {question.text}"
+    return f"Does the last step meet this criterion: {question.text}"
 
 
 def _body(query: JudgeQuery) -> str:
-    return f"{fit_context(query.context)}\n\nStep under review:\n{query.step}\n\n"
+    # The step follows its context as the next step would, so the prompt for step i+1
+    # starts with the whole prompt body of step i: a backend's prefix cache reuses it.
+    return f"{fit_context(query.context)}\n\n{query.step}\n\n"
 
 
 def single_question_chat(query: JudgeQuery, question: Question) -> Chat:

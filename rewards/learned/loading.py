@@ -35,6 +35,9 @@ class LearnedPRMInfo(BaseModel):
         max_length: Token budget of one scored sequence.
         beta: The implicit PRM's reward scale (PRIME's beta); None for other kinds.
         training: A summary of the training run (data, epochs, losses, wall time).
+        good_prior: Share of good step labels in the training data, or None. Scoring divides
+            it out (logit adjustment, Menon et al. 2021, arXiv 2007.07314), so a value of 0.5
+            means "as likely good as bad" however imbalanced the training labels were.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -45,6 +48,7 @@ class LearnedPRMInfo(BaseModel):
     max_length: int = Field(default=1024, ge=8)
     beta: float | None = None
     training: dict[str, Any] = Field(default_factory=dict)
+    good_prior: float | None = Field(default=None, gt=0.0, lt=1.0)
 
 
 def write_marker(path: str | Path, info: LearnedPRMInfo) -> Path:

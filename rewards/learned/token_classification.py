@@ -14,6 +14,7 @@ never depends on later steps either, and no step position is ever dropped.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,6 +154,9 @@ class TokenClassificationPRM:
             else (info.observation_chars if info else OBSERVATION_CHARS)
         )
         self.max_length = max_length or (info.max_length if info else 1024)
+        prior = info.good_prior if info else None
+        # Log prior odds of "good" in training, subtracted from the head's log-odds.
+        self.prior_log_odds = math.log(prior / (1 - prior)) if prior else 0.0
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.batch_size = batch_size
@@ -224,7 +228,8 @@ class TokenClassificationPRM:
             logits = self.model(
                 input_ids=ids.to(self.device), attention_mask=mask.to(self.device)
             ).logits
-            probs = logits.float().softmax(dim=-1)[..., GOOD_LABEL].cpu()
+            log_odds = logits[..., GOOD_LABEL].float() - logits[..., 1 - GOOD_LABEL].float()
+            probs = torch.sigmoid(log_odds - self.prior_log_odds).cpu()
             for row, (owner, window, slots) in enumerate(batch):
                 for position, slot in zip(window.positions, slots, strict=True):
                     results[owner][slot] = float(probs[row, position])

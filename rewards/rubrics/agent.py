@@ -25,9 +25,9 @@ from prmgym.rewards.rubrics.checks import run_check, step_tool
 from prmgym.rewards.rubrics.rubric import Criterion, Rubric, default_rubric
 from prmgym.trajectory import Step, StepScore, Trajectory
 
-CONTEXT_OBSERVATION_CHARS = 160
-"""Earlier steps' observations are cut shorter than the reviewed step's: they are context,
-and every character is encoded once per judged criterion."""
+JUDGE_OBSERVATION_CHARS = 240
+"""Characters of each observation the judge sees; the same for the reviewed step and for
+earlier steps, so step i's prompt is a prefix of step i+1's (a prefix cache reuses it)."""
 
 
 @dataclass
@@ -88,7 +88,7 @@ class RubricPRM:
         plans = []
         for i, step in enumerate(trajectory.steps):
             plans.append(self._plan(rubric, step, trajectory.steps[:i], context))
-            context += render_step(step, CONTEXT_OBSERVATION_CHARS) + "\n\n"
+            context += render_step(step, JUDGE_OBSERVATION_CHARS) + "\n\n"
         return self._finish(rubric, plans)
 
     def score_candidates(
@@ -97,7 +97,7 @@ class RubricPRM:
         """Score each candidate as the next step (no observation yet), in one judge call."""
         rubric = self.rubric_for(trajectory)
         context = render_prompt(trajectory) + "".join(
-            render_step(s, CONTEXT_OBSERVATION_CHARS) + "\n\n" for s in trajectory.steps
+            render_step(s, JUDGE_OBSERVATION_CHARS) + "\n\n" for s in trajectory.steps
         )
         plans = []
         for action in candidate_actions:
@@ -126,7 +126,9 @@ class RubricPRM:
         query = None
         if questions:
             query = JudgeQuery(
-                context=context.strip(), step=render_step(step), criteria=tuple(questions)
+                context=context.strip(),
+                step=render_step(step, JUDGE_OBSERVATION_CHARS),
+                criteria=tuple(questions),
             )
         return _Plan(criteria, values, query)
 

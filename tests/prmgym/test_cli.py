@@ -123,3 +123,49 @@ def test_eval_prm_prints_f1_per_family(tmp_path):
 def test_eval_prm_unknown_family_fails_cleanly():
     result = runner.invoke(app, ["eval-prm", "--family", "chess", "--count", "2"])
     assert result.exit_code == 2 and "families" in result.output
+
+
+def test_eval_prm_best_of_n_on_a_runs_trajectories(tmp_path):
+    # Oracle and random on the same tasks: two episodes per task, one of them solved.
+    args = ["eval", "--suite", "search-lite", "--agent", "oracle,random", "--episodes", "4"]
+    result = runner.invoke(app, [*args, "--runs-dir", str(tmp_path), "--name", "t"])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "bon.json"
+    result = runner.invoke(
+        app,
+        [
+            "eval-prm",
+            "--family",
+            "search",
+            "--count",
+            "2",
+            "--best-of-n",
+            str(tmp_path / "t" / "trajectories.jsonl"),
+            "--output",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "best-of-2 with verifier: selected 100.0%" in result.output
+    figures = json.loads(out.read_text())["best_of_n"]["verifier"]
+    assert figures["selected_success"] == 1.0 and figures["mean_success"] == 0.5
+
+
+def test_eval_with_a_trained_prm_directory(tmp_path, tiny_model_dir):
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    from prmgym.rewards.learned.loading import LearnedPRMInfo, write_marker
+
+    prm_dir = tmp_path / "prm"
+    AutoModelForTokenClassification.from_pretrained(tiny_model_dir, num_labels=2).save_pretrained(
+        prm_dir
+    )
+    AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(prm_dir)
+    write_marker(prm_dir, LearnedPRMInfo(kind="token-classification", max_length=256))
+    args = ["eval", "--suite", "search-lite", "--agent", "oracle", "--episodes", "2"]
+    result = runner.invoke(
+        app, [*args, "--prm", str(prm_dir), "--runs-dir", str(tmp_path), "--name", "t"]
+    )
+    assert result.exit_code == 0, result.output
+    for trajectory in load_trajectories(tmp_path / "t" / "trajectories.jsonl"):
+        assert all(s.scores[0].source == "token-classification-prm" for s in trajectory.steps)

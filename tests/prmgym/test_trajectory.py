@@ -71,3 +71,14 @@ def test_step_score_rejects_out_of_range_values():
         StepScore(value=1.5)
     with pytest.raises(pydantic.ValidationError):
         StepScore(value=0.5, label="great")
+
+
+def test_record_appends_the_step_and_updates_totals():
+    trajectory = Trajectory(task=Task(id="t", family="search", instruction="q?"))
+    info = {"tool": "search", "action_error": None}
+    trajectory.record('search("a")', "results", 0.0, False, False, info)
+    step = trajectory.record('answer("b")', "done", 1.0, True, False, {"tool": "answer"})
+    assert [s.index for s in trajectory.steps] == [0, 1] and step is trajectory.steps[1]
+    assert step.tool == "answer" and step.reward == 1.0 and step.action_error is None
+    assert trajectory.outcome_reward == 1.0 and trajectory.terminated and not trajectory.truncated
+    assert trajectory.accounting.env_steps == 2

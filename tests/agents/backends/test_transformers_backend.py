@@ -157,6 +157,31 @@ def test_single_chats_reuse_a_cached_prefix_but_never_cache_their_own(tiny_model
     assert list(backend._prefixes) == [key]
 
 
+def test_a_growing_prompt_extends_its_cached_head(tiny_model_dir):
+    # A judge's prompts for step i+1 start with step i's prompt body: the new shared prefix is
+    # computed from the cached one, cropped where they part, and the results do not change.
+    history = "search the index for the answer and read the page. " * 4
+    step_i = [[{"role": "user", "content": history + q}] for q in ("is it one?", "is it two?")]
+    step_next = [
+        [{"role": "user", "content": history + "open the file, edit one line. " + q}]
+        for q in ("one?", "two?")
+    ]
+    backend = TransformersBackend(tiny_model_dir)
+    backend.choice_logprobs(step_i, ("the", "search"))
+    first_key = next(iter(backend._prefixes))
+    ids = backend._prompt_ids(step_next)
+    head, cropped = backend._longest_cached_head(backend._shared_prefix(ids))
+    old, new = backend._prompt_ids([step_i[0]])[0], ids[0]
+    common = next(k for k in range(len(old)) if old[k] != new[k])
+    assert head == common  # all step i's prompt up to where the two part
+    assert cropped is not None and cropped.get_seq_length() == head < len(first_key)
+    extended = backend.choice_logprobs(step_next, ("the", "search"))
+    plain = TransformersBackend(tiny_model_dir, prefix_cache=False)
+    assert torch.tensor(extended) == pytest.approx(
+        torch.tensor(plain.choice_logprobs(step_next, ("the", "search"))), abs=1e-4
+    )
+
+
 # Tokens of the tiny vocabulary behind each choice: "the" and " the" are single tokens; only
 # " answer" is ("answer" encodes as several); "yes" has no single-token spelling and falls back
 # to its first token "y".

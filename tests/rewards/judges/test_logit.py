@@ -45,10 +45,17 @@ def test_each_steps_questions_in_one_backend_call_then_cached():
     backend = CountingChoices()
     judge = LogitJudge(backend)
     first = judge.judge(queries())
-    assert backend.calls == [2] * 5
+    assert backend.calls == [2] * 5  # each step's criteria together: they share a prefix
     assert judge.judge(queries()) == first and backend.calls == [2] * 5
     assert judge.stats.cache_hits == 10
     assert all(0.5 < p < 1 for row in first for p in row)
+
+
+def test_single_criterion_steps_share_one_call():
+    backend = CountingChoices()
+    single = [JudgeQuery(q.context, q.step, q.criteria[:1]) for q in queries()]
+    LogitJudge(backend).judge(single)
+    assert backend.calls == [5]
 
 
 def test_batched_equals_one_by_one_on_a_real_model(tiny_model_dir):
@@ -62,7 +69,7 @@ def test_batched_equals_one_by_one_on_a_real_model(tiny_model_dir):
 
 def test_logit_judge_over_http_matches_the_local_model(chat_completions_server):
     # The tiny tokenizer has no single "yes" token, so read two words it does have.
-    choices = ("open", "for")
+    choices = ("page", "one")
     local = LogitJudge(chat_completions_server.backend, choices=choices).judge(queries(3))
     remote_backend = OpenAIBackend(chat_completions_server.url, "tiny")
     remote = LogitJudge(remote_backend, choices=choices).judge(queries(3))
