@@ -74,8 +74,8 @@ def _plots(trajectories: Sequence[Trajectory], metrics: dict[str, Any]) -> list[
     by_agent: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for t in trajectories:
         for step in t.steps:
-            if step.scores:
-                by_agent[t.agent][step.index].append(step.scores[0].value)
+            for score in step.scores:
+                by_agent[f"{t.agent} · {score.source}"][step.index].append(score.value)
     if by_agent:
         fig, ax = plt.subplots(figsize=(4.5, 3))
         for agent, per_step in by_agent.items():
@@ -92,11 +92,15 @@ def _plots(trajectories: Sequence[Trajectory], metrics: dict[str, Any]) -> list[
 
 
 def _step_html(step: Step) -> str:
+    # The border takes the first scorer's colour; every scorer's verdict is listed.
     score = step.scores[0] if step.scores else None
     badge = (
-        f"{score.value:.2f} {html.escape(score.label)} — {html.escape(score.rationale)}"
-        if score
-        else "unscored"
+        "; ".join(
+            f"{html.escape(s.source)} {s.value:.2f} {html.escape(s.label)}"
+            f" — {html.escape(s.rationale)}"
+            for s in step.scores
+        )
+        or "unscored"
     )
     error = (
         f"<div class=fail>error: {html.escape(step.action_error)}</div>"

@@ -29,7 +29,7 @@ import torch
 from peft import PeftModel
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
 
-from prmgym.rewards.learned.loading import read_marker
+from prmgym.rewards.learned.loading import calibrated, read_marker
 from prmgym.rewards.render import (
     STEP_SEPARATOR,
     RenderedTrajectory,
@@ -164,6 +164,7 @@ class ImplicitPRM:
             observation_chars if observation_chars is not None else info.observation_chars
         )
         self.max_length = max_length or info.max_length
+        self.threshold = info.threshold
         self.batch_size = batch_size
         self.device = device
         self.name = "implicit-prm"
@@ -209,7 +210,7 @@ class ImplicitPRM:
         return [self._score(q + rewards[0]) for rewards in candidates]
 
     def _score(self, q: float) -> StepScore:
-        value = _sigmoid(q)
+        value = calibrated(_sigmoid(q), self.threshold)
         label = "ok" if value >= 0.5 else "correctable"
         rationale = f"implicit Q = {q:.4f}"
         return StepScore(value=value, label=label, rationale=rationale, source=self.name)

@@ -9,6 +9,7 @@ it; a directory without the marker is refused with a message saying how to make 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,9 +36,9 @@ class LearnedPRMInfo(BaseModel):
         max_length: Token budget of one scored sequence.
         beta: The implicit PRM's reward scale (PRIME's beta); None for other kinds.
         training: A summary of the training run (data, epochs, losses, wall time).
-        good_prior: Share of good step labels in the training data, or None. Scoring divides
-            it out (logit adjustment, Menon et al. 2021, arXiv 2007.07314), so a value of 0.5
-            means "as likely good as bad" however imbalanced the training labels were.
+        threshold: The raw score that best separated first errors from good steps on
+            held-out calibration items (first-error F1), or None. Scoring shifts the log-odds
+            by it, so the reported 0.5 is that calibrated decision point.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -48,7 +49,7 @@ class LearnedPRMInfo(BaseModel):
     max_length: int = Field(default=1024, ge=8)
     beta: float | None = None
     training: dict[str, Any] = Field(default_factory=dict)
-    good_prior: float | None = Field(default=None, gt=0.0, lt=1.0)
+    threshold: float | None = Field(default=None, gt=0.0, lt=1.0)
 
 
 def write_marker(path: str | Path, info: LearnedPRMInfo) -> Path:
@@ -100,3 +101,15 @@ def load_learned_prm(path: str | Path, device: str = "cpu") -> ProcessRewardMode
     from prmgym.rewards.learned.implicit import ImplicitPRM
 
     return ImplicitPRM(path, device=device)
+
+
+def calibrated(value: float, threshold: float | None) -> float:
+    """Move a raw probability so that ``threshold`` lands on 0.5 (a shift of the log-odds).
+
+    Order is kept, so rankings (best-of-N, AUROC) are unchanged; only where 0.5 falls moves.
+    """
+    if threshold is None:
+        return value
+    value = min(max(value, 1e-12), 1 - 1e-12)
+    shift = math.log(threshold / (1 - threshold))
+    return 1 / (1 + math.exp(-(math.log(value / (1 - value)) - shift)))

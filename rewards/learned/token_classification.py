@@ -14,7 +14,6 @@ never depends on later steps either, and no step position is ever dropped.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any
 import torch
 from transformers import AutoModelForTokenClassification, AutoTokenizer, PreTrainedTokenizerBase
 
-from prmgym.rewards.learned.loading import MARKER_FILE, read_marker
+from prmgym.rewards.learned.loading import MARKER_FILE, calibrated, read_marker
 from prmgym.rewards.render import (
     OBSERVATION_CHARS,
     STEP_SEPARATOR,
@@ -154,9 +153,7 @@ class TokenClassificationPRM:
             else (info.observation_chars if info else OBSERVATION_CHARS)
         )
         self.max_length = max_length or (info.max_length if info else 1024)
-        prior = info.good_prior if info else None
-        # Log prior odds of "good" in training, subtracted from the head's log-odds.
-        self.prior_log_odds = math.log(prior / (1 - prior)) if prior else 0.0
+        self.threshold = info.threshold if info else None
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.batch_size = batch_size
@@ -197,6 +194,7 @@ class TokenClassificationPRM:
         return [self._score(row[0]) for row in self._probabilities(requests)]
 
     def _score(self, value: float) -> StepScore:
+        value = calibrated(value, self.threshold)
         return StepScore(value=value, label=_step_label(value), source=self.name)
 
     @torch.inference_mode()
@@ -228,8 +226,7 @@ class TokenClassificationPRM:
             logits = self.model(
                 input_ids=ids.to(self.device), attention_mask=mask.to(self.device)
             ).logits
-            log_odds = logits[..., GOOD_LABEL].float() - logits[..., 1 - GOOD_LABEL].float()
-            probs = torch.sigmoid(log_odds - self.prior_log_odds).cpu()
+            probs = logits.float().softmax(dim=-1)[..., GOOD_LABEL].cpu()
             for row, (owner, window, slots) in enumerate(batch):
                 for position, slot in zip(window.positions, slots, strict=True):
                     results[owner][slot] = float(probs[row, position])

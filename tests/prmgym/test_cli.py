@@ -106,6 +106,8 @@ def test_eval_scores_each_step_with_verifier_and_rubric(tmp_path, tiny_model_dir
             assert [s.source for s in step.scores] == ["search-verifier", "rubric"]
     metrics = json.loads((tmp_path / "t" / "metrics.json").read_text())
     assert set(metrics["agents"]["oracle"]["prm_disagreement"]) == {"search-verifier", "rubric"}
+    report = (tmp_path / "t" / "report.html").read_text()
+    assert "search-verifier 1.00 ok" in report and "; rubric " in report
     assert "PRM high but failed" in result.output
 
 

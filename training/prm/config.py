@@ -130,6 +130,11 @@ class TrainPRMConfig:
     beta: float = 0.05
     """PRIME's reward scale (implicit only): r_t = beta * log pi_phi / pi_ref."""
 
+    calibration: float = 0.2
+    """Share of labelled trajectories (perturbed and file sources) held out of training to
+    calibrate the decision threshold: the raw score with the best first-error F1 on them
+    becomes the saved PRM's 0.5. 0 skips calibration."""
+
     seed: int = 0
     """Seed of model initialisation and data order."""
 
@@ -156,6 +161,8 @@ class TrainPRMConfig:
             raise ConfigError("lora_targets is empty; name linear modules, e.g. [q_proj, v_proj]")
         if self.lora_rank < 0:
             raise ConfigError("lora_rank must be 0 (no LoRA) or positive")
+        if not 0 <= self.calibration < 1:
+            raise ConfigError(f"calibration is a share in [0, 1), got {self.calibration}")
         if self.beta <= 0:
             raise ConfigError(f"beta must be positive (PRIME uses 0.05), got {self.beta}")
 

@@ -170,7 +170,6 @@ def train_token_classification(
             observation_chars=config.observation_chars,
             max_length=config.max_length,
             training=summary,
-            good_prior=min(0.99, max(0.01, summary["share_good"])),
         ),
     )
     logger.info("saved the token-classification PRM to %s (%s)", output, summary)

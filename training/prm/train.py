@@ -9,6 +9,7 @@ from typing import Any
 import gymnasium
 
 from prmgym.errors import ConfigError
+from prmgym.rewards.evaluation.labeled import LabeledTrajectory
 from prmgym.training.prm.config import PRMDataConfig, TrainPRMConfig
 from prmgym.training.prm.dataset import prm_row, rows_from_labeled
 
@@ -52,22 +53,29 @@ def _rollout_rows(data: PRMDataConfig, observation_chars: int) -> list[dict[str,
         env.close()
 
 
+def _labeled_items(data: PRMDataConfig) -> list[LabeledTrajectory] | None:
+    """The labelled trajectories of the perturbed and file sources; None for rollouts."""
+    if data.source == "perturbed":
+        from prmgym.rewards.evaluation.first_error import build_first_error_set
+
+        return build_first_error_set(data.env_id, data.split, data.count, data.seed)
+    if data.source == "file":
+        from prmgym.rewards.evaluation.labeled import load_labeled
+
+        assert data.path is not None  # checked by PRMDataConfig
+        return load_labeled(data.path)
+    return None
+
+
 def build_rows(data: PRMDataConfig, observation_chars: int) -> list[dict[str, Any]]:
     """TRL PRM rows from the configured data source.
 
     Raises:
         ConfigError: The source yields no rows.
     """
-    if data.source == "perturbed":
-        from prmgym.rewards.evaluation.first_error import build_first_error_set
-
-        items = build_first_error_set(data.env_id, data.split, data.count, data.seed)
+    items = _labeled_items(data)
+    if items is not None:
         rows = rows_from_labeled(items, observation_chars)
-    elif data.source == "file":
-        from prmgym.rewards.evaluation.labeled import load_labeled
-
-        assert data.path is not None  # checked by PRMDataConfig
-        rows = rows_from_labeled(load_labeled(data.path), observation_chars)
     else:
         rows = _rollout_rows(data, observation_chars)
     if not rows:
@@ -75,17 +83,44 @@ def build_rows(data: PRMDataConfig, observation_chars: int) -> list[dict[str, An
     return rows
 
 
+def calibrate_threshold(path: Path, items: list[LabeledTrajectory]) -> float:
+    """The raw score with the best first-error F1 on ``items``, written into the marker."""
+    from prmgym.rewards.evaluation.harness import evaluate_first_error
+    from prmgym.rewards.learned.loading import load_learned_prm, read_marker, write_marker
+
+    report = evaluate_first_error(load_learned_prm(path), items)
+    threshold = float(report.best["threshold"])
+    info = read_marker(path)
+    info.threshold = threshold
+    info.training["calibration"] = {"items": len(items), "best": report.best}
+    write_marker(path, info)
+    return threshold
+
+
 def train_prm(config: TrainPRMConfig) -> Path:
     """Train the learned PRM ``config`` describes and return its saved directory.
 
     The directory loads with :func:`prmgym.rewards.learned.loading.load_learned_prm`.
     """
-    rows = build_rows(config.data, config.observation_chars)
+    items = _labeled_items(config.data)
+    held_out: list[LabeledTrajectory] = []
+    if items is None:
+        rows = _rollout_rows(config.data, config.observation_chars)
+    else:
+        cut = len(items) - int(len(items) * config.calibration)
+        items, held_out = items[:cut], items[cut:]
+        rows = rows_from_labeled(items, config.observation_chars)
+    if not rows:
+        raise ConfigError(f"data source {config.data.source!r} gave no labelled steps")
     base_model = resolve_base_model(config.base_model)
     if config.kind == "token-classification":
         from prmgym.training.prm.token_trainer import train_token_classification
 
-        return train_token_classification(config, rows, base_model)
-    from prmgym.training.prm.implicit_trainer import train_implicit
+        path = train_token_classification(config, rows, base_model)
+    else:
+        from prmgym.training.prm.implicit_trainer import train_implicit
 
-    return train_implicit(config, rows, base_model)
+        path = train_implicit(config, rows, base_model)
+    if held_out:
+        calibrate_threshold(path, held_out)
+    return path

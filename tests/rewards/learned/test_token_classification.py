@@ -127,17 +127,17 @@ def test_malformed_marker_says_which_file(tmp_path):
         load_learned_prm(tmp_path)
 
 
-def test_training_label_prior_is_divided_out(token_prm_dir, prm, tmp_path):
+def test_calibrated_threshold_becomes_one_half(token_prm_dir, prm, tmp_path):
     import math
     import shutil
 
-    skewed = tmp_path / "skewed"
-    shutil.copytree(token_prm_dir, skewed)
+    shifted = tmp_path / "shifted"
+    shutil.copytree(token_prm_dir, shifted)
     write_marker(
-        skewed, LearnedPRMInfo(kind="token-classification", observation_chars=40, good_prior=0.8)
+        shifted, LearnedPRMInfo(kind="token-classification", observation_chars=40, threshold=0.8)
     )
     raw = [s.value for s in prm.score(make_trajectory(3))]
-    adjusted = [s.value for s in TokenClassificationPRM(skewed).score(make_trajectory(3))]
-    # Prior odds 4:1 come off the log-odds: logit(adjusted) = logit(raw) - log 4.
-    for r, a in zip(raw, adjusted, strict=True):
+    moved = [s.value for s in TokenClassificationPRM(shifted).score(make_trajectory(3))]
+    # The log-odds shift by logit(0.8) = log 4: a raw 0.8 would read 0.5.
+    for r, a in zip(raw, moved, strict=True):
         assert math.log(a / (1 - a)) == pytest.approx(math.log(r / (1 - r)) - math.log(4), abs=1e-4)

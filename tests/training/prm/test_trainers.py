@@ -112,10 +112,15 @@ def test_train_prm_reads_a_labeled_file(tiny_model_dir, tmp_path):
             f"output_dir={config.output_dir}",
             "max_length=64",
             "train_layers=1",
+            "calibration=0.5",
         ],
     )
     output = train_prm(config)
-    assert read_marker(output).kind == "token-classification"
+    marker = read_marker(output)
+    assert marker.kind == "token-classification"
+    # Half the items were held out to pick the decision threshold.
+    assert marker.training["rows"] == 2 and marker.training["calibration"]["items"] == 2
+    assert marker.threshold is not None and 0 < marker.threshold < 1
     assert len(load_learned_prm(output).score(labeled_items()[1].trajectory)) == 3
 
 
