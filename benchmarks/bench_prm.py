@@ -74,7 +74,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=16, help="Steps judged in part 1.")
     parser.add_argument("--items", type=int, default=40, help="First-error items in part 2.")
-    parser.add_argument("--prm-dir", default=None, help="A PRM saved by prmgym train-prm.")
+    parser.add_argument(
+        "--prm-dir", action="append", default=[], help="A PRM saved by prmgym train-prm (repeat)."
+    )
     parser.add_argument("--judge", default="smollm2", help="Backend spec of the judge.")
     parser.add_argument("--skip-rubric-f1", action="store_true", help="Part 2 without rubric.")
     args = parser.parse_args()
@@ -110,8 +112,7 @@ def main() -> None:
     prms = [ConstantPRM(), SearchVerifier()]
     if not args.skip_rubric_f1:
         prms.append(RubricPRM(judge=LogitJudge(backend)))
-    if args.prm_dir:
-        prms.append(load_learned_prm(args.prm_dir))
+    prms.extend(load_learned_prm(path) for path in args.prm_dir)
     print(f"\nfirst-error detection on {len(items)} held-out test-split items")
     print(
         f"{'PRM':28} {'acc err':>8} {'acc cor':>8} {'F1@0.5':>7} {'best F1':>8} {'thr':>5} {'s':>7}"

@@ -10,6 +10,7 @@ Each field is documented once, below; ``__post_init__`` rejects bad values sayin
 from __future__ import annotations
 
 import dataclasses
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,10 +176,27 @@ def _build(cls: type, values: dict[str, Any], prefix: str = "") -> Any:
             f"unknown field(s) {', '.join(prefix + u for u in unknown)}; "
             f"known: {', '.join(prefix + k for k in sorted(known))}"
         )
+    hints = typing.get_type_hints(cls)
+    coerced = {k: _coerce(prefix + k, hints[k], v) for k, v in values.items()}
     try:
-        return cls(**values)
+        return cls(**coerced)
     except TypeError as exc:
         raise ConfigError(f"bad {prefix or 'config'} values: {exc}") from None
+
+
+def _coerce(name: str, hint: Any, value: Any) -> Any:
+    """Numbers YAML read as text (``5e-4`` is a string in YAML 1.1) become the field's type."""
+    if hint not in (int, float) or isinstance(value, bool):
+        return value
+    kind = "a whole number" if hint is int else "a number"
+    if isinstance(value, int | float):
+        if hint is int and not float(value).is_integer():
+            raise ConfigError(f"{name} must be {kind}, got {value!r}")
+        return hint(value)
+    try:
+        return hint(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be {kind}, got {value!r}") from None
 
 
 def _apply_override(values: dict[str, Any], override: str) -> None:

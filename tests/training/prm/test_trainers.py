@@ -133,6 +133,13 @@ def test_config_loads_yaml_with_overrides(tmp_path):
     assert config.data.source == "perturbed"
 
 
+def test_numbers_written_as_yaml_text_are_read_as_numbers():
+    config = load_train_prm_config(None, ["learning_rate=5e-4", "epochs=2", "data.count=8"])
+    assert config.learning_rate == 5e-4 and config.epochs == 2 and config.data.count == 8
+    with pytest.raises(ConfigError, match="epochs must be a whole number"):
+        load_train_prm_config(None, ["epochs=two"])
+
+
 def test_shipped_config_is_valid():
     config = load_train_prm_config("configs/train-prm-search.yaml")
     assert config.kind == "token-classification"
