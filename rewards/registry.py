@@ -35,19 +35,6 @@ JudgeFactory = Callable[[], Judge]
 """Builds the judge on first need, so scorers that need none never load a model."""
 
 
-def needs_judge(name: str) -> bool:
-    """Whether the scorer ``name`` asks a judge (the default rubric, or a rubric file)."""
-    if name == "rubric":
-        return True
-    path = Path(name)
-    if path.suffix in (".yaml", ".yml", ".json") and path.is_file():
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        if "criteria" in data:
-            return any("check" not in c for c in data["criteria"] if isinstance(c, dict))
-        return any(needs_judge(str(s.get("name", ""))) for s in data.get("scorers", []))
-    return False
-
-
 def _judge(factory: JudgeFactory | None, name: str) -> Judge:
     if factory is None:
         raise ConfigError(

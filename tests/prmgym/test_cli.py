@@ -171,3 +171,28 @@ def test_eval_with_a_trained_prm_directory(tmp_path, tiny_model_dir):
     assert result.exit_code == 0, result.output
     for trajectory in load_trajectories(tmp_path / "t" / "trajectories.jsonl"):
         assert all(s.scores[0].source == "token-classification-prm" for s in trajectory.steps)
+
+
+def test_train_prm_saves_a_prm_and_measures_it(tmp_path, tiny_model_dir):
+    from prmgym.rewards.evaluation.first_error import build_first_error_set
+    from prmgym.rewards.evaluation.labeled import save_labeled
+
+    data = save_labeled(
+        build_first_error_set("prmgym/SearchQA-v0", "train", 4), tmp_path / "set.jsonl"
+    )
+    out = tmp_path / "prm"
+    settings = [
+        f"base_model={tiny_model_dir}",
+        "data.source=file",
+        f"data.path={data}",
+        f"output_dir={out}",
+        "max_length=128",
+        "train_layers=1",
+        "calibration=0.5",
+    ]
+    result = runner.invoke(app, ["train-prm", *settings, "--evaluate", "2"])
+    assert result.exit_code == 0, result.output
+    assert (out / "prmgym-prm.json").is_file()
+    assert "PRM saved to" in result.output and "First-error detection" in result.output
+    bad = runner.invoke(app, ["train-prm", "epochs=0"])
+    assert bad.exit_code == 2 and "epochs must be at least 1" in bad.output

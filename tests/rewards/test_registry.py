@@ -3,7 +3,7 @@ import pytest
 from prmgym.errors import ConfigError
 from prmgym.rewards.composite import CompositePRM
 from prmgym.rewards.judges.base import JudgeStats
-from prmgym.rewards.registry import make_scorer, needs_judge
+from prmgym.rewards.registry import make_scorer
 from prmgym.rewards.rubrics.agent import RubricPRM
 from prmgym.rewards.verifiers.search import SearchVerifier
 
@@ -39,13 +39,11 @@ def test_rubric_builds_the_judge_only_when_needed(tmp_path):
 def test_rubric_and_mix_files(tmp_path):
     rubric = tmp_path / "r.yaml"
     rubric.write_text("name: r\ncriteria:\n  - {id: a, text: t, check: parses}\n")
-    assert not needs_judge(str(rubric))
     assert isinstance(make_scorer(str(rubric)), RubricPRM)  # programmatic: no judge needed
     mix = tmp_path / "mix.yaml"
     mix.write_text(
         "scorers:\n  - {name: verifier, weight: 0.7, gate: true}\n  - {name: rubric, weight: 0.3}\n"
     )
-    assert needs_judge(str(mix))
     prm = make_scorer(str(mix), family="search", judge=NullJudge)
     assert isinstance(prm, CompositePRM)
     assert prm.weights == [0.7, 0.3] and prm.gates == [True, False]
