@@ -341,8 +341,13 @@ def eval_prm(
         for set_name, items in sets.items():
             fam = set_name if set_name in envs else None
             for spec in specs:
-                if fam is None and spec == "verifier":
-                    continue  # ProcessBench items have no env to verify against
+                if fam is None and spec in ("verifier", "rubric"):
+                    console.print(
+                        f"skipping {spec} on {set_name}: it has no env family to pick a"
+                        " verifier or default rubric for; pass a rubric .yaml instead",
+                        style="yellow",
+                    )
+                    continue
                 scorer = make_scorer(spec, family=fam, judge=factory)
                 with Progress(console=console, transient=True) as bar:
                     task = bar.add_task(f"{spec} on {set_name}", total=len(items))

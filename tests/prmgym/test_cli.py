@@ -196,3 +196,22 @@ def test_train_prm_saves_a_prm_and_measures_it(tmp_path, tiny_model_dir):
     assert "PRM saved to" in result.output and "First-error detection" in result.output
     bad = runner.invoke(app, ["train-prm", "epochs=0"])
     assert bad.exit_code == 2 and "epochs must be at least 1" in bad.output
+
+
+def test_eval_prm_on_a_processbench_file(tmp_path):
+    bench = tmp_path / "gsm8k.json"
+    items = [
+        {"id": "a", "problem": "2+2?", "steps": ["add(2, 2)", "answer(4)"], "label": -1},
+        {"id": "b", "problem": "3+3?", "steps": ["add 3 and 3", "answer(6)"], "label": 0},
+    ]
+    bench.write_text(json.dumps(items))
+    rubric = tmp_path / "calls.yaml"
+    rubric.write_text("name: calls\ncriteria:\n  - {id: call, text: a call, check: parses}\n")
+    out = tmp_path / "pb.json"
+    args = ["eval-prm", "--family", "search", "--count", "2", "--processbench", str(bench)]
+    result = runner.invoke(app, [*args, "--prm", f"verifier,{rubric}", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "skipping verifier on processbench:gsm8k.json" in result.output
+    # The programmatic rubric flags the step that is not a call: both items right, F1 1.
+    figures = json.loads(out.read_text())["first_error"]["processbench:gsm8k.json"]
+    assert figures[str(rubric)]["overall"]["f1"] == 1.0
