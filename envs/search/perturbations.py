@@ -20,9 +20,9 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from prmgym.envs.actions import parse_tool_call
+from prmgym.envs.perturbation import Perturbation
 from prmgym.envs.search.documents import Document
 from prmgym.envs.search.env import SearchQAEnv
 from prmgym.envs.search.grading import exact_match, normalize_answer
@@ -34,24 +34,6 @@ SEARCH_KINDS: tuple[str, ...] = ("none", "wrong_args", "wrong_answer", "repeat")
 """Perturbation kinds of the search family; ``none`` is the unperturbed oracle."""
 
 _DISTRACTOR_TRIES = 50
-
-
-@dataclass(frozen=True)
-class Perturbation:
-    """An action list and the index of its first wrong step (family-agnostic).
-
-    It lives in ``envs`` so that every family's perturbation module can return it; the
-    evaluation code in ``rewards`` reads it (imports point down the layers only).
-
-    Attributes:
-        actions: The action strings to play, in order.
-        first_error: 0-based index of the earliest wrong action; -1 when all are right.
-        kind: How it was made (``none``, ``wrong_args``, ``wrong_answer``, ``repeat``...).
-    """
-
-    actions: tuple[str, ...]
-    first_error: int
-    kind: str
 
 
 def _tools(actions: Sequence[str]) -> list[str]:

@@ -21,7 +21,8 @@ from typing import Any
 
 import gymnasium
 
-from prmgym.envs.search.perturbations import SEARCH_KINDS, Perturbation, perturb_search
+from prmgym.envs.perturbation import Perturbation
+from prmgym.envs.search.perturbations import SEARCH_KINDS, perturb_search
 from prmgym.errors import ConfigError, TaskError
 from prmgym.registry import env_info
 from prmgym.rewards.evaluation.labeled import LabeledTrajectory

@@ -7,7 +7,7 @@ from prmgym.rewards.checker import check_reward_model
 from prmgym.rewards.judges.base import JudgeStats
 from prmgym.rewards.rubrics.agent import RubricPRM
 from prmgym.rewards.rubrics.rubric import Rubric
-from prmgym.trajectory import Step, Trajectory
+from prmgym.trajectory import Trajectory
 
 
 class ScriptedJudge:
@@ -35,17 +35,8 @@ def env():
 def play(env, task, actions):
     env.reset(options={"task_id": task.id})
     trajectory = Trajectory(task=task)
-    for i, action in enumerate(actions):
-        observation, _, _, _, info = env.step(action)
-        trajectory.steps.append(
-            Step(
-                index=i,
-                action=action,
-                observation=observation,
-                tool=info["tool"],
-                action_error=info["action_error"],
-            )
-        )
+    for action in actions:
+        trajectory.record(action, *env.step(action))
     return trajectory
 
 

@@ -6,7 +6,7 @@ from prmgym.envs.search.env import SearchQAEnv
 from prmgym.envs.search.oracle import oracle_actions
 from prmgym.rewards.checker import check_reward_model
 from prmgym.rewards.verifiers.search import SearchVerifier
-from prmgym.trajectory import Step, Trajectory
+from prmgym.trajectory import Trajectory
 
 
 @pytest.fixture(scope="module")
@@ -22,11 +22,8 @@ def task(env):
 def play(env, task, actions):
     env.reset(options={"task_id": task.id})
     trajectory = Trajectory(task=task)
-    for i, action in enumerate(actions):
-        observation, reward, terminated, truncated, info = env.step(action)
-        trajectory.steps.append(
-            Step(index=i, action=action, observation=observation, action_error=info["action_error"])
-        )
+    for action in actions:
+        trajectory.record(action, *env.step(action))
     return trajectory
 
 
