@@ -232,8 +232,12 @@ def eval_(
         except PrmgymError as exc:
             _fail(str(exc))
     table = Table(title=f"{loaded.name} v{loaded.version}")
-    for column in ("agent", "episodes", "success [95% CI]", "F1", "steps", "errors", "PRM"):
+    for column in ("agent", "episodes", "success [95% CI]", "F1", "steps", "errors"):
         table.add_column(column, no_wrap=True)
+    # One column per scorer, so each mean stays readable in a narrow terminal.
+    sources = list(dict.fromkeys(k for m in metrics["agents"].values() for k in m["mean_prm"]))
+    for source in sources:
+        table.add_column(source, justify="right", overflow="fold")
     for agent_name, m in metrics["agents"].items():
         low, high = m["success_ci95"]
         broken = f" ({m['broken']} broken)" if m["broken"] else ""
@@ -244,11 +248,11 @@ def eval_(
             f"{m['mean_f1']:.3f}",
             f"{m['mean_steps']:.1f}",
             f"{m['action_error_rate']:.0%}",
-            ", ".join(f"{k} {v:.2f}" for k, v in m["mean_prm"].items()) or "-",
+            *(f"{m['mean_prm'][k]:.2f}" if k in m["mean_prm"] else "-" for k in sources),
         )
     console.print(table)
     console.print(
-        "errors: share of steps the env rejected; PRM: mean step score of each scorer",
+        "errors: share of steps the env rejected; then the mean step score of each scorer",
         style="dim",
     )
     for agent_name, m in metrics["agents"].items():
