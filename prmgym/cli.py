@@ -99,7 +99,8 @@ AgentOption = Annotated[
     typer.Option(
         "--agent",
         "-a",
-        help="oracle | random | smollm2 | transformers:ID | openai:MODEL@URL | vllm:ID",
+        help="oracle | random | noisy-oracle:P | smollm2 | transformers:ID | openai:MODEL@URL"
+        " | vllm:ID",
     ),
 ]
 
@@ -164,7 +165,8 @@ def eval_(
         typer.Option(
             "--agent",
             "-a",
-            help="Repeat or comma-separate to compare agents: oracle, random, smollm2 (the"
+            help="Repeat or comma-separate to compare agents: oracle, random, noisy-oracle:P (the"
+            " oracle with probability P), smollm2 (the"
             " embedded default), transformers:ID, openai:MODEL@URL, vllm:ID.",
         ),
     ] = ["smollm2"],  # noqa: B006 - typer reads list defaults; never mutated

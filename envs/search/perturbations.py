@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Sequence
 
 from prmgym.envs.actions import parse_tool_call
 from prmgym.envs.perturbation import Perturbation
+from prmgym.envs.search.corpus import STDLIB_MODULES
 from prmgym.envs.search.documents import Document
 from prmgym.envs.search.env import SearchQAEnv
 from prmgym.envs.search.grading import exact_match, normalize_answer
@@ -213,3 +215,30 @@ def perturb_search(
     if kind == "repeat":
         return repeat(actions, rng)
     raise ValueError(f"unknown perturbation kind {kind!r}; use one of {SEARCH_KINDS}")
+
+
+_RESULT_ID = re.compile(r"^- \[([^\]]+)\]", re.MULTILINE)
+
+
+def plausible_wrong_action(
+    task: Task, right_action: str, observations: Sequence[str], rng: random.Random
+) -> str:
+    """A wrong action that looks like the right one, for noisy-oracle testbeds.
+
+    A search keeps the right query's words but aims at another standard-library module; an
+    open picks another document the last results listed (else another module's namesake); an
+    answer is a near miss of the gold answer. The result is never the right action.
+    """
+    call = parse_tool_call(right_action)
+    argument = str(call.args[0]) if call.args else ""
+    if call.name == "answer":
+        return f"answer({json.dumps(_mutated(argument))})"
+    if call.name == "open":
+        listed = _RESULT_ID.findall(observations[-1] if observations else "")
+        others = [i for i in listed if i != argument]
+        if others:
+            return f"open({json.dumps(rng.choice(others))})"
+    module = _module(argument.replace(" ", "."))
+    other = rng.choice([m for m in STDLIB_MODULES if m != module])
+    swapped = argument.replace(module, other, 1) if module in argument else f"{other} {argument}"
+    return f"{call.name}({json.dumps(swapped)})"
