@@ -128,7 +128,9 @@ def soft_min(values: Sequence[float], temperature: float = 0.1) -> float:
     low = min(values)
     # Shifting by the min keeps exp() in range; softmax is shift-invariant.
     weights = [math.exp(-(v - low) / temperature) for v in values]
-    return sum(w * v for w, v in zip(weights, values, strict=True)) / sum(weights)
+    value = sum(w * v for w, v in zip(weights, values, strict=True)) / sum(weights)
+    # Rounding can land a hair below the min when the values are equal.
+    return max(low, value)
 
 
 def aggregate_steps(
