@@ -18,8 +18,10 @@ from typing import Any
 import gymnasium
 
 from prmgym.agents.policies.base import Decision, EpisodeView, Policy
+from prmgym.agents.search.pruning import StepPruning
+from prmgym.errors import ConfigError
 from prmgym.rewards.base import ProcessRewardModel
-from prmgym.trajectory import Accounting, Trajectory
+from prmgym.trajectory import Accounting, Candidate, Trajectory
 
 ProgressCallback = Callable[[Trajectory], None]
 
@@ -68,6 +70,7 @@ def run_episodes(
     batch_size: int = 8,
     seed: int = 0,
     on_done: ProgressCallback | None = None,
+    search: StepPruning | None = None,
 ) -> list[Trajectory]:
     """Run one episode per task id, ``batch_size`` at a time, and return them in task order.
 
@@ -80,7 +83,11 @@ def run_episodes(
         batch_size: Live episodes at once.
         seed: Base reset seed; episode i uses ``seed + i``.
         on_done: Called with each finished trajectory (progress bars, logging).
+        search: A test-time search method choosing each action among ``search.k`` candidates
+            the policy samples; the candidates are kept on each step.
     """
+    if search is not None and not hasattr(policy, "sample"):
+        raise ConfigError(f"policy {policy.name!r} cannot sample candidates for {search.name}")
     queue = deque(enumerate(task_ids))
     slots = [_Slot(make_env()) for _ in range(max(1, min(batch_size, len(task_ids))))]
     family = getattr(slots[0].env.unwrapped, "family", "text")
@@ -118,7 +125,7 @@ def run_episodes(
     while live:
         views = [slot.view for slot in live]
         try:
-            decisions: list[Decision] = policy.act(views)  # type: ignore[arg-type]
+            decisions, weighed = _decide(policy, views, live, search)  # type: ignore[arg-type]
         except Exception as exc:  # noqa: BLE001 - a failed backend call breaks these episodes only
             for slot in live:
                 assert slot.trajectory is not None
@@ -127,7 +134,7 @@ def run_episodes(
             live = [slot for slot in live if start(slot)]
             continue
         still_live = []
-        for slot, decision in zip(live, decisions, strict=True):
+        for slot, decision, candidates in zip(live, decisions, weighed, strict=True):
             trajectory, view = slot.trajectory, slot.view
             assert trajectory is not None and view is not None
             _account(trajectory.accounting, decision)
@@ -140,7 +147,7 @@ def run_episodes(
                 if start(slot):
                     still_live.append(slot)
                 continue
-            trajectory.record(
+            step = trajectory.record(
                 decision.action,
                 observation,
                 reward,
@@ -149,6 +156,9 @@ def run_episodes(
                 info,
                 completion=decision.completion,
             )
+            step.candidates = candidates
+            if search is not None:
+                trajectory.accounting.prm_calls += 1
             view.observations.append(observation)
             view.actions.append(decision.action)
             slot.info = info
@@ -161,6 +171,23 @@ def run_episodes(
     for slot in slots:
         slot.env.close()
     return [results[i] for i in sorted(results)]
+
+
+def _decide(
+    policy: Policy,
+    views: list[EpisodeView],
+    live: list[_Slot],
+    search: StepPruning | None,
+) -> tuple[list[Decision], list[list[Candidate]]]:
+    """The next decision of every live episode, and the candidates weighed for it."""
+    if search is None:
+        return policy.act(views), [[] for _ in views]
+    drafts = policy.sample(views, search.k)  # type: ignore[attr-defined]
+    chosen = [
+        search.choose(slot.trajectory, slot.env.unwrapped, row)  # type: ignore[arg-type]
+        for slot, row in zip(live, drafts, strict=True)
+    ]
+    return [decision for decision, _ in chosen], [records for _, records in chosen]
 
 
 def _restart(

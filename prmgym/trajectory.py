@@ -37,6 +37,25 @@ class StepScore(BaseModel):
     source: str = ""
 
 
+class Candidate(BaseModel):
+    """An action a test-time search method considered for a step, kept for analysis and PRM
+    training.
+
+    Attributes:
+        action: The candidate action string.
+        score: The PRM's score of it, None when it was rejected before scoring.
+        rejected: Why it was dropped before scoring (a failed hard rule), or None.
+        chosen: Whether it was the action executed.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: str
+    score: StepScore | None = None
+    rejected: str | None = None
+    chosen: bool = False
+
+
 class Step(BaseModel):
     """One agent action and what the env answered.
 
@@ -50,6 +69,8 @@ class Step(BaseModel):
         action_error: None, or why the env rejected the action.
         reward: The env's own reward for this step.
         scores: Process scores given to this step, one per scorer.
+        candidates: The alternatives a test-time search weighed at this step (empty without
+            search), the executed one marked ``chosen``.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -63,6 +84,7 @@ class Step(BaseModel):
     action_error: str | None = None
     reward: float = 0.0
     scores: list[StepScore] = Field(default_factory=list)
+    candidates: list[Candidate] = Field(default_factory=list)
 
 
 class Accounting(BaseModel):

@@ -44,3 +44,11 @@ class Policy(Protocol):
     def act(self, episodes: Sequence[EpisodeView]) -> list[Decision]:
         """One decision per episode, in order."""
         ...
+
+
+class SamplingPolicy(Policy, Protocol):
+    """A policy that can also draw ``k`` candidate actions per episode (for test-time search)."""
+
+    def sample(self, episodes: Sequence[EpisodeView], k: int) -> list[list[Decision]]:
+        """``k`` candidate decisions per episode, in order, from one batched call."""
+        ...

@@ -33,27 +33,35 @@ class LLMPolicy:
 
     def act(self, episodes: Sequence[EpisodeView]) -> list[Decision]:
         """Build one chat per episode, generate them together, parse each completion."""
+        return [draws[0] for draws in self.sample(episodes, 1)]
+
+    def sample(self, episodes: Sequence[EpisodeView], k: int) -> list[list[Decision]]:
+        """``k`` completions per episode from one batched call (distinct only when sampling).
+
+        Under greedy decoding (temperature 0) the k drafts are identical; test-time search
+        needs a temperature above 0.
+        """
         if not episodes:
             return []
         prompts = [prompt_for(e.family) for e in episodes]
         chats = [
             p.build_chat(e.observations, e.actions) for p, e in zip(prompts, episodes, strict=True)
         ]
-        config = self.config
+        config = replace(self.config, n=k)
         if config.seed is not None:
             config = replace(config, seed=config.seed + self._calls)
         self._calls += 1
         outputs = self.backend.generate(chats, config)
-        decisions = []
-        for prompt, completions in zip(prompts, outputs, strict=True):
-            completion = completions[0]
-            decisions.append(
+        return [
+            [
                 Decision(
                     action=prompt.parse_action(completion.text),
                     completion=completion.text,
-                    prompt_tokens=completion.prompt_tokens,
+                    prompt_tokens=completion.prompt_tokens if i == 0 else 0,
                     completion_tokens=len(completion.token_ids),
                     llm_calls=1,
                 )
-            )
-        return decisions
+                for i, completion in enumerate(completions)
+            ]
+            for prompt, completions in zip(prompts, outputs, strict=True)
+        ]

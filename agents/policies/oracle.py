@@ -29,3 +29,7 @@ class OraclePolicy:
             plan = _plan_for(episode.family)(episode.task)
             decisions.append(Decision(action=plan[min(len(episode.actions), len(plan) - 1)]))
         return decisions
+
+    def sample(self, episodes: Sequence[EpisodeView], k: int) -> list[list[Decision]]:
+        """The planned action, ``k`` times (the oracle has one answer)."""
+        return [[decision] * k for decision in self.act(episodes)]

@@ -21,12 +21,19 @@ class RandomPolicy:
 
     def act(self, episodes: Sequence[EpisodeView]) -> list[Decision]:
         """A random call for each episode, reproducible from its seed and step."""
-        decisions = []
-        for episode in episodes:
-            rng = random.Random(f"{episode.seed}:{episode.task.id}:{len(episode.actions)}")
-            words = " ".join(rng.sample(_WORDS, rng.randint(1, 3)))
-            tool = rng.choice(["search", "search", "open", "answer"])
-            if tool == "open":
-                words = words.replace(" ", ".")
-            decisions.append(Decision(action=f"{tool}({json.dumps(words)})"))
-        return decisions
+        return [draws[0] for draws in self.sample(episodes, 1)]
+
+    def sample(self, episodes: Sequence[EpisodeView], k: int) -> list[list[Decision]]:
+        """``k`` independent random calls per episode."""
+        return [[self._draw(episode, draw) for draw in range(k)] for episode in episodes]
+
+    @staticmethod
+    def _draw(episode: EpisodeView, draw: int) -> Decision:
+        # Draw 0 keeps the seed string act() always used, so single-draw runs are unchanged.
+        suffix = f":{draw}" if draw else ""
+        rng = random.Random(f"{episode.seed}:{episode.task.id}:{len(episode.actions)}{suffix}")
+        words = " ".join(rng.sample(_WORDS, rng.randint(1, 3)))
+        tool = rng.choice(["search", "search", "open", "answer"])
+        if tool == "open":
+            words = words.replace(" ", ".")
+        return Decision(action=f"{tool}({json.dumps(words)})")

@@ -174,3 +174,24 @@ class RubricPRM:
             label = "ok"
         rationale = f"unmet: {', '.join(unmet)}" if unmet else f"meets all {len(scores)} criteria"
         return StepScore(value=value, label=label, rationale=rationale, source=self.name)
+
+
+def failed_hard_rules(rubric: Rubric, step: Step, earlier: Sequence[Step]) -> list[str]:
+    """Ids of the rubric's programmatic hard rules that ``step`` breaks (judged ones are skipped).
+
+    Test-time pruning drops such candidates before any PRM call.
+    """
+    tool = step_tool(step)
+    completes = tool is not None and tool in rubric.completion_tools
+    failed = []
+    for criterion in rubric.criteria:
+        if criterion.kind != "hard_rule" or criterion.check is None:
+            continue
+        if criterion.applies == "on_completion" and not completes:
+            continue
+        if criterion.tools is not None and tool not in criterion.tools:
+            continue
+        value = run_check(criterion.check.name, criterion.check.args, step, earlier)
+        if value is not None and value < 0.5:
+            failed.append(criterion.id)
+    return failed

@@ -1,0 +1,1 @@
+"""Test-time search: PRM-guided choices among sampled candidate actions."""

@@ -1,0 +1,73 @@
+import gymnasium
+import pytest
+
+from prmgym.agents.policies.base import Decision
+from prmgym.agents.policies.noisy_oracle import NoisyOraclePolicy
+from prmgym.agents.runner import run_episodes
+from prmgym.agents.search.pruning import StepPruning
+from prmgym.envs.search.oracle import oracle_actions
+from prmgym.errors import ConfigError
+from prmgym.rewards.verifiers.search import SearchVerifier
+from prmgym.summary import wilson_interval
+from prmgym.trajectory import Trajectory
+
+
+def make_env():
+    return gymnasium.make("prmgym/SearchQA-v0", split="test")
+
+
+@pytest.fixture(scope="module")
+def task_ids():
+    return [t.id for t in make_env().unwrapped.tasks[:40]]
+
+
+def success(trajectories):
+    return sum(t.success for t in trajectories)
+
+
+def test_pruning_with_the_verifier_beats_greedy_on_the_noisy_oracle(task_ids):
+    # Seeds 0..39 (one per task), p = 0.5, k = 4: greedy keeps the one draw it makes.
+    policy = NoisyOraclePolicy(0.5, seed=0)
+    greedy = run_episodes(make_env, task_ids, policy, seed=0)
+    pruned = run_episodes(
+        make_env, task_ids, policy, seed=0, search=StepPruning(SearchVerifier(), k=4)
+    )
+    n = len(task_ids)
+    g_low, g_high = wilson_interval(success(greedy), n)
+    p_low, _ = wilson_interval(success(pruned), n)
+    # The 95% intervals do not overlap: the gain is beyond seed noise.
+    assert p_low > g_high, (success(greedy), success(pruned))
+    for trajectory in pruned:
+        assert trajectory.accounting.prm_calls >= len(trajectory.steps)
+        for step in trajectory.steps:
+            assert 1 <= len(step.candidates) <= 4
+            (chosen,) = [c for c in step.candidates if c.chosen]
+            assert chosen.action == step.action
+            scored = [c.score.value for c in step.candidates if c.score is not None]
+            assert chosen.score is not None and chosen.score.value == max(scored)
+
+
+def test_hard_rules_reject_before_the_prm_scores():
+    env = make_env()
+    task = env.unwrapped.tasks[0]
+    env.reset(options={"task_id": task.id})
+    plan = oracle_actions(task)
+    trajectory = Trajectory(task=task)
+    trajectory.record(plan[0], *env.step(plan[0]))
+    drafts = [Decision(plan[0]), Decision("not a call"), Decision(plan[1]), Decision(plan[1])]
+    decision, records = StepPruning(SearchVerifier(), k=4).choose(trajectory, env.unwrapped, drafts)
+    assert decision.action == plan[1]
+    assert [r.action for r in records] == [plan[0], "not a call", plan[1]]  # duplicates merged
+    assert "no-repeat" in records[0].rejected and "well-formed" in records[1].rejected
+    assert records[0].score is None and records[2].chosen
+
+
+def test_a_policy_that_cannot_sample_is_refused(task_ids):
+    class ActOnly:
+        name = "act-only"
+
+        def act(self, episodes):
+            return [Decision('search("x")') for _ in episodes]
+
+    with pytest.raises(ConfigError, match="cannot sample"):
+        run_episodes(make_env, task_ids[:1], ActOnly(), search=StepPruning(SearchVerifier()))
