@@ -11,6 +11,7 @@ import gymnasium
 from prmgym.agents.backends import make_backend
 from prmgym.agents.policies import make_policy
 from prmgym.agents.runner import run_episodes
+from prmgym.agents.search import make_search
 from prmgym.registry import env_info
 from prmgym.rewards.disagreement import disagreement
 from prmgym.rewards.judges import Judge, make_judge
@@ -49,6 +50,7 @@ def evaluate(
     episodes: int | None = None,
     scorers: Sequence[str] | None = None,
     judge: str = "smollm2",
+    search: str | None = None,
     seed: int = 0,
     batch_size: int = 8,
     temperature: float = 0.0,
@@ -65,6 +67,8 @@ def evaluate(
         scorers: PRM specs (default: the suite's scorers); see ``prmgym.rewards.registry``.
         judge: Backend spec of the LLM judge for judged scorers (``rubric``); loaded only if one
             needs it.
+        search: Test-time search spec (``prune:k=4``...), applied to every agent; None acts
+            on the policy's single draw.
         seed: Base seed for resets and sampling.
         batch_size: Live episodes per agent at once (one batched generate per step).
         temperature: Sampling temperature of LLM agents (0 = greedy).
@@ -77,7 +81,9 @@ def evaluate(
     """
     scorer_names = list(suite.scorers if scorers is None else scorers)
     family = env_info(suite.env).family
-    prms = [make_scorer(s, family=family, judge=judge_factory(judge)) for s in scorer_names]
+    judges = judge_factory(judge)
+    prms = [make_scorer(s, family=family, judge=judges) for s in scorer_names]
+    method = make_search(search, family=family, judge=judges) if search else None
     task_ids = suite_task_ids(suite, episodes)
     run_dir = new_run_dir(runs_dir, name, prefix=f"eval-{suite.name}")
     all_trajectories: list[Trajectory] = []
@@ -93,6 +99,7 @@ def evaluate(
             batch_size=batch_size,
             seed=seed,
             on_done=callback,
+            search=method,
         )
         all_trajectories.extend(trajectories)
         metrics["agents"][agent] = summarize(trajectories)
@@ -109,6 +116,7 @@ def evaluate(
         "episodes": len(task_ids),
         "scorers": scorer_names,
         "judge": judge,
+        "search": search,
         "seed": seed,
         "batch_size": batch_size,
         "temperature": temperature,

@@ -182,6 +182,15 @@ def eval_(
         ),
     ] = None,
     judge: JudgeOption = "smollm2",
+    search: Annotated[
+        str | None,
+        typer.Option(
+            help="Test-time search for every agent: prune:k=K[,prm=SCORER][,hard_rules=on|off]"
+            " samples K candidate actions per step, drops those breaking the family's hard"
+            " rules, and executes the one the PRM (default: verifier) scores best. LLM agents"
+            " need --temperature > 0 for distinct candidates.",
+        ),
+    ] = None,
     name: Annotated[str | None, typer.Option(help="Run name; default eval-SUITE-TIME.")] = None,
     runs_dir: Annotated[Path, typer.Option(help="Where run directories go.")] = Path("runs"),
     seed: Annotated[int, typer.Option(help="Base seed for resets and sampling.")] = 0,
@@ -224,6 +233,7 @@ def eval_(
                 episodes=episodes,
                 scorers=scorers,
                 judge=judge,
+                search=search,
                 seed=seed,
                 batch_size=batch_size,
                 temperature=temperature,

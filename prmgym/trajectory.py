@@ -38,8 +38,7 @@ class StepScore(BaseModel):
 
 
 class Candidate(BaseModel):
-    """An action a test-time search method considered for a step, kept for analysis and PRM
-    training.
+    """An action a test-time search weighed for a step (kept for analysis and PRM training).
 
     Attributes:
         action: The candidate action string.

@@ -215,3 +215,17 @@ def test_eval_prm_on_a_processbench_file(tmp_path):
     # The programmatic rubric flags the step that is not a call: both items right, F1 1.
     figures = json.loads(out.read_text())["first_error"]["processbench:gsm8k.json"]
     assert figures[str(rubric)]["overall"]["f1"] == 1.0
+
+
+def test_eval_with_step_pruning_keeps_every_candidate(tmp_path):
+    args = ["eval", "--suite", "search-lite", "--agent", "noisy-oracle:0.5", "--episodes", "6"]
+    result = runner.invoke(
+        app, [*args, "--search", "prune:k=3", "--runs-dir", str(tmp_path), "--name", "t"]
+    )
+    assert result.exit_code == 0, result.output
+    for trajectory in load_trajectories(tmp_path / "t" / "trajectories.jsonl"):
+        assert all(1 <= len(s.candidates) <= 3 for s in trajectory.steps)
+    config = yaml.safe_load((tmp_path / "t" / "config.yaml").read_text())
+    assert config["search"] == "prune:k=3"
+    bad = runner.invoke(app, [*args, "--search", "beam", "--runs-dir", str(tmp_path)])
+    assert bad.exit_code == 2 and "prune:k=K" in bad.output
