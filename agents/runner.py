@@ -157,8 +157,6 @@ def run_episodes(
                 completion=decision.completion,
             )
             step.candidates = candidates
-            if search is not None:
-                trajectory.accounting.prm_calls += 1
             view.observations.append(observation)
             view.actions.append(decision.action)
             slot.info = info
@@ -205,3 +203,4 @@ def _account(accounting: Accounting, decision: Decision) -> None:
     accounting.prompt_tokens += decision.prompt_tokens
     accounting.completion_tokens += decision.completion_tokens
     accounting.llm_calls += decision.llm_calls
+    accounting.prm_calls += decision.prm_calls

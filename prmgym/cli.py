@@ -185,10 +185,12 @@ def eval_(
     search: Annotated[
         str | None,
         typer.Option(
-            help="Test-time search for every agent: prune:k=K[,prm=SCORER][,hard_rules=on|off]"
-            " samples K candidate actions per step, drops those breaking the family's hard"
-            " rules, and executes the one the PRM (default: verifier) scores best. LLM agents"
-            " need --temperature > 0 for distinct candidates.",
+            help="Test-time search for every agent:"
+            " prune:k=K[,prm=SCORER][,hard_rules=on|off][,lookahead=0|1] samples K candidate"
+            " actions per step, drops those breaking the family's hard rules, and executes the"
+            " one the PRM (default: verifier) scores best; lookahead=1 scores the step each"
+            " candidate produces in an env snapshot. LLM agents need --temperature > 0 for"
+            " distinct candidates.",
         ),
     ] = None,
     name: Annotated[str | None, typer.Option(help="Run name; default eval-SUITE-TIME.")] = None,

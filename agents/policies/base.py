@@ -34,6 +34,7 @@ class Decision:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     llm_calls: int = 0
+    prm_calls: int = 0
 
 
 class Policy(Protocol):

@@ -3,8 +3,11 @@
 At every step the policy samples ``k`` candidate actions in one batched call; candidates that
 break a programmatic hard rule of the family's rubric are dropped before any PRM call (unless
 all do); the PRM scores the rest in one ``score_candidates`` call (environment-aware PRMs read
-the live env through its probe); the best is executed. Every candidate, its score or why it
-was rejected, is kept on the step for analysis and PRM training.
+the live env through its probe); the best is executed. With ``lookahead`` each surviving
+candidate is first executed in a snapshot of the env, the step it produces (observation
+included) is scored, and the env is restored: costlier, but the PRM sees what the action did.
+Envs that cannot snapshot fall back to scoring the bare action. Every candidate, its score or
+why it was rejected, is kept on the step for analysis and PRM training.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from prmgym.errors import ConfigError
 from prmgym.rewards.base import ProcessRewardModel
 from prmgym.rewards.rubrics.agent import failed_hard_rules
 from prmgym.rewards.rubrics.rubric import Rubric, default_rubric
-from prmgym.trajectory import Candidate, Step, Trajectory
+from prmgym.trajectory import Candidate, Step, StepScore, Trajectory
 
 
 class StepPruning:
@@ -30,6 +33,7 @@ class StepPruning:
             family's default rubric; pass ``Rubric(name="none", criteria=[...])`` of your own
             or ``use_hard_rules=False`` to prune by the PRM alone.
         use_hard_rules: Whether to prune by hard rules at all.
+        lookahead: Score each candidate by the step it produces in an env snapshot.
     """
 
     def __init__(
@@ -39,6 +43,7 @@ class StepPruning:
         hard_rules: Rubric | None = None,
         *,
         use_hard_rules: bool = True,
+        lookahead: bool = False,
     ) -> None:
         if k < 1:
             raise ConfigError(f"k must be at least 1, got {k}; e.g. prune:k=4")
@@ -46,7 +51,8 @@ class StepPruning:
         self.k = k
         self.hard_rules = hard_rules
         self.use_hard_rules = use_hard_rules
-        self.name = f"prune:k={k}"
+        self.lookahead = lookahead
+        self.name = f"prune:k={k}" + (",lookahead=1" if lookahead else "")
 
     def _rubric(self, family: str) -> Rubric | None:
         if not self.use_hard_rules:
@@ -76,7 +82,10 @@ class StepPruning:
                 if failed:
                     rejected[action] = f"breaks hard rule(s): {', '.join(failed)}"
         survivors = [a for a in actions if a not in rejected] or actions
-        scores = self.prm.score_candidates(trajectory, survivors, env)
+        scores = self._lookahead(trajectory, env, survivors) if self.lookahead else None
+        prm_calls = len(survivors) if scores is not None else 1
+        if scores is None:
+            scores = self.prm.score_candidates(trajectory, survivors, env)
         best = max(range(len(survivors)), key=lambda i: scores[i].value)
         by_action = dict(zip(survivors, scores, strict=True))
         records = [
@@ -95,5 +104,30 @@ class StepPruning:
             prompt_tokens=sum(d.prompt_tokens for d in drafts),
             completion_tokens=sum(d.completion_tokens for d in drafts),
             llm_calls=max((d.llm_calls for d in drafts), default=0),
+            prm_calls=prm_calls,
         )
         return decision, records
+
+    def _lookahead(
+        self, trajectory: Trajectory, env: Any, actions: Sequence[str]
+    ) -> list[StepScore] | None:
+        """Each action's score on the step it produces in a snapshot; None without snapshots."""
+        try:
+            token = env.snapshot()
+        except NotImplementedError:
+            return None
+        scores = []
+        for action in actions:
+            observation, reward, _, _, info = env.step(action)
+            step = Step(
+                index=len(trajectory.steps),
+                action=action,
+                observation=observation,
+                tool=info.get("tool"),
+                action_error=info.get("action_error"),
+                reward=float(reward),
+            )
+            branch = trajectory.model_copy(update={"steps": [*trajectory.steps, step]})
+            scores.append(self.prm.score(branch, env)[-1])
+            env.restore(token)
+        return scores

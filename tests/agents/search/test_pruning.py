@@ -71,3 +71,31 @@ def test_a_policy_that_cannot_sample_is_refused(task_ids):
 
     with pytest.raises(ConfigError, match="cannot sample"):
         run_episodes(make_env, task_ids[:1], ActOnly(), search=StepPruning(SearchVerifier()))
+
+
+def test_lookahead_scores_real_outcomes_and_restores_the_env():
+    from prmgym.envs.search.env import SearchQAEnv
+
+    env = SearchQAEnv(split="test")
+    task = env.tasks[0]
+    env.reset(options={"task_id": task.id})
+    plan = oracle_actions(task)
+    trajectory = Trajectory(task=task)
+    for action in plan[:-1]:
+        trajectory.record(action, *env.step(action))
+    before = env.snapshot()
+    drafts = [Decision('answer("certainly not it")'), Decision(plan[-1])]
+    pruning = StepPruning(SearchVerifier(), k=2, lookahead=True)
+    decision, records = pruning.choose(trajectory, env, drafts)
+    assert decision.action == plan[-1] and decision.prm_calls == 2
+    assert records[0].score.label == "fatal" and records[1].score.value == 1.0
+    assert env.snapshot() == before  # every branch was rolled back
+
+    class NoSnapshots(SearchQAEnv):
+        def snapshot(self):
+            raise NotImplementedError
+
+    plain = NoSnapshots(split="test")
+    plain.reset(options={"task_id": task.id})
+    decision, _ = pruning.choose(Trajectory(task=task), plain, [Decision(plan[0])])
+    assert decision.action == plan[0] and decision.prm_calls == 1  # fell back, one call
