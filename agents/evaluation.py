@@ -11,7 +11,7 @@ import gymnasium
 from prmgym.agents.backends import make_backend
 from prmgym.agents.policies import make_policy
 from prmgym.agents.runner import run_episodes
-from prmgym.agents.search import make_search
+from prmgym.agents.search import BestOfN, make_search, run_best_of_n
 from prmgym.registry import env_info
 from prmgym.rewards.disagreement import disagreement
 from prmgym.rewards.judges import Judge, make_judge
@@ -91,16 +91,29 @@ def evaluate(
     for agent in agents:
         policy = make_policy(agent, temperature=temperature, seed=seed)
         callback = progress(agent, len(task_ids)) if progress else None
-        trajectories = run_episodes(
-            lambda: gymnasium.make(suite.env, split=suite.split, **suite.env_kwargs),
-            task_ids,
-            policy,
-            scorers=prms,
-            batch_size=batch_size,
-            seed=seed,
-            on_done=callback,
-            search=method,
-        )
+        make_env = lambda: gymnasium.make(suite.env, split=suite.split, **suite.env_kwargs)  # noqa: E731
+        if isinstance(method, BestOfN):
+            trajectories = run_best_of_n(
+                make_env,
+                task_ids,
+                policy,
+                method,
+                scorers=prms,
+                batch_size=batch_size,
+                seed=seed,
+                on_done=callback,
+            )
+        else:
+            trajectories = run_episodes(
+                make_env,
+                task_ids,
+                policy,
+                scorers=prms,
+                batch_size=batch_size,
+                seed=seed,
+                on_done=callback,
+                search=method,
+            )
         all_trajectories.extend(trajectories)
         metrics["agents"][agent] = summarize(trajectories)
         metrics["agents"][agent]["prm_disagreement"] = disagreement(trajectories)

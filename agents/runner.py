@@ -13,15 +13,18 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium
 
 from prmgym.agents.policies.base import Decision, EpisodeView, Policy
-from prmgym.agents.search.pruning import StepPruning
 from prmgym.errors import ConfigError
 from prmgym.rewards.base import ProcessRewardModel
 from prmgym.trajectory import Accounting, Candidate, Trajectory
+
+if TYPE_CHECKING:
+    # Pruning imports the runner's neighbours; the runner only needs the type.
+    from prmgym.agents.search.pruning import StepPruning
 
 ProgressCallback = Callable[[Trajectory], None]
 

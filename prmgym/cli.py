@@ -185,12 +185,14 @@ def eval_(
     search: Annotated[
         str | None,
         typer.Option(
-            help="Test-time search for every agent:"
+            help="Test-time search for every agent."
             " prune:k=K[,prm=SCORER][,hard_rules=on|off][,lookahead=0|1] samples K candidate"
             " actions per step, drops those breaking the family's hard rules, and executes the"
             " one the PRM (default: verifier) scores best; lookahead=1 scores the step each"
-            " candidate produces in an env snapshot. LLM agents need --temperature > 0 for"
-            " distinct candidates.",
+            " candidate produces in an env snapshot."
+            " bon:n=N[,prm=SCORER][,how=min] runs N episodes per task and keeps the best by PRM;"
+            " wbon:n=N votes final answers with PRM weights. Kept episodes carry the compute of"
+            " all N. LLM agents need --temperature > 0 for distinct candidates.",
         ),
     ] = None,
     name: Annotated[str | None, typer.Option(help="Run name; default eval-SUITE-TIME.")] = None,

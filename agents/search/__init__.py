@@ -7,45 +7,69 @@ Chosen by a spec string (``prmgym eval --search ...``):
 ``prune:k=8,prm=rubric``            any scorer spec decides (see ``--prm``)
 ``prune:k=4,hard_rules=off``        the PRM alone, no hard-rule rejection
 ``prune:k=4,lookahead=1``           score the step each candidate produces in a snapshot
+``bon:n=4``                         best-of-N episodes by the verifier's min step score
+``wbon:n=8,prm=rubric,how=mean``    weighted best-of-N: answers voted with PRM weights
 ==================================  ===================================================
 """
 
 from __future__ import annotations
 
+from prmgym.agents.search.best_of_n import BestOfN, run_best_of_n
 from prmgym.agents.search.pruning import StepPruning
 from prmgym.errors import ConfigError
+from prmgym.rewards.aggregation import STEP_AGGREGATIONS
 from prmgym.rewards.registry import JudgeFactory, make_scorer
 
-SEARCH_SPECS = "prune:k=K[,prm=SCORER][,hard_rules=on|off][,lookahead=0|1]"
+SEARCH_SPECS = (
+    "prune:k=K[,prm=SCORER][,hard_rules=on|off][,lookahead=0|1]"
+    " | bon:n=N[,prm=SCORER][,how=min|mean|last|product|soft_min] | wbon:n=N[,...]"
+)
+_OPTIONS = {
+    "prune": ("k", "prm", "hard_rules", "lookahead"),
+    "bon": ("n", "prm", "how"),
+    "wbon": ("n", "prm", "how"),
+}
 
 
-def make_search(spec: str, *, family: str, judge: JudgeFactory | None = None) -> StepPruning:
+def _whole(spec: str, key: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{key} must be a whole number in {spec!r}; e.g. {key}=4") from None
+
+
+def make_search(
+    spec: str, *, family: str, judge: JudgeFactory | None = None
+) -> StepPruning | BestOfN:
     """Build a search method from its spec (see the module docstring).
 
     Raises:
         ConfigError: Unknown method or option, or a bad value; the message shows the syntax.
     """
     method, _, rest = spec.partition(":")
-    if method != "prune":
+    if method not in _OPTIONS:
         raise ConfigError(f"unknown search {spec!r}; use {SEARCH_SPECS}")
     options: dict[str, str] = {}
     for part in filter(None, (p.strip() for p in rest.split(","))):
         key, sep, value = part.partition("=")
-        if not sep or key not in ("k", "prm", "hard_rules", "lookahead"):
+        if not sep or key not in _OPTIONS[method]:
             raise ConfigError(f"bad search option {part!r} in {spec!r}; use {SEARCH_SPECS}")
         options[key] = value
-    try:
-        k = int(options.get("k", "4"))
-    except ValueError:
-        raise ConfigError(f"k must be a whole number in {spec!r}; e.g. prune:k=4") from None
+    prm = make_scorer(options.get("prm", "verifier"), family=family, judge=judge)
+    if method in ("bon", "wbon"):
+        how = options.get("how", "min")
+        if how not in STEP_AGGREGATIONS:
+            raise ConfigError(f"how is one of {', '.join(STEP_AGGREGATIONS)}, got {how!r}")
+        n = _whole(spec, "n", options.get("n", "4"))
+        return BestOfN(prm, n, how, weighted=method == "wbon")  # type: ignore[arg-type]
+    k = _whole(spec, "k", options.get("k", "4"))
     hard = options.get("hard_rules", "on")
     if hard not in ("on", "off"):
         raise ConfigError(f"hard_rules is on or off, got {hard!r}")
     lookahead = options.get("lookahead", "0")
     if lookahead not in ("0", "1"):
         raise ConfigError(f"lookahead is 0 or 1 (one step), got {lookahead!r}")
-    prm = make_scorer(options.get("prm", "verifier"), family=family, judge=judge)
     return StepPruning(prm, k, use_hard_rules=hard == "on", lookahead=lookahead == "1")
 
 
-__all__ = ["SEARCH_SPECS", "StepPruning", "make_search"]
+__all__ = ["SEARCH_SPECS", "BestOfN", "StepPruning", "make_search", "run_best_of_n"]
