@@ -207,3 +207,4 @@ def _account(accounting: Accounting, decision: Decision) -> None:
     accounting.completion_tokens += decision.completion_tokens
     accounting.llm_calls += decision.llm_calls
     accounting.prm_calls += decision.prm_calls
+    accounting.actions_sampled += decision.samples

@@ -96,6 +96,7 @@ class Accounting(BaseModel):
     llm_calls: int = 0
     prm_calls: int = 0
     env_steps: int = 0
+    actions_sampled: int = 0
     wall_time_s: float = 0.0
 
 

@@ -35,6 +35,7 @@ class Decision:
     completion_tokens: int = 0
     llm_calls: int = 0
     prm_calls: int = 0
+    samples: int = 1
 
 
 class Policy(Protocol):

@@ -105,6 +105,7 @@ class StepPruning:
             completion_tokens=sum(d.completion_tokens for d in drafts),
             llm_calls=max((d.llm_calls for d in drafts), default=0),
             prm_calls=prm_calls,
+            samples=len(drafts),
         )
         return decision, records
 

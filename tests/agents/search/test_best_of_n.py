@@ -62,6 +62,10 @@ def test_bon_on_the_noisy_oracle_beats_a_single_draw():
     assert [t.task.id for t in kept] == ids
     assert sum(t.success for t in kept) > sum(t.success for t in single)
     assert all(t.accounting.env_steps >= 4 for t in kept)  # the compute of all four
+    # The noisy oracle's episodes always last its plan's length, so four runs cost four times one.
+    assert sum(t.accounting.actions_sampled for t in kept) == 4 * sum(
+        t.accounting.actions_sampled for t in single
+    )
 
 
 @pytest.mark.parametrize(

@@ -39,6 +39,7 @@ def test_pruning_with_the_verifier_beats_greedy_on_the_noisy_oracle(task_ids):
     assert p_low > g_high, (success(greedy), success(pruned))
     for trajectory in pruned:
         assert trajectory.accounting.prm_calls >= len(trajectory.steps)
+        assert trajectory.accounting.actions_sampled == 4 * len(trajectory.steps)
         for step in trajectory.steps:
             assert 1 <= len(step.candidates) <= 4
             (chosen,) = [c for c in step.candidates if c.chosen]
