@@ -57,6 +57,9 @@ def main() -> None:
         start = time.perf_counter()
         if isinstance(method, BestOfN):
             runs = run_best_of_n(make_env, ids, policy, method)
+        elif method is None:
+            # Greedy: temperature 0 for LLMs (the noisy oracle has no temperature).
+            runs = run_episodes(make_env, ids, make_policy(args.agent, temperature=0.0))
         else:
             runs = run_episodes(make_env, ids, policy, search=method)
         seconds = time.perf_counter() - start
