@@ -20,6 +20,7 @@ from prmgym.envs.actions import ActionError, parse_tool_call
 from prmgym.errors import ConfigError
 from prmgym.rewards.aggregation import StepAggregation, aggregate_steps
 from prmgym.rewards.base import ProcessRewardModel
+from prmgym.rewards.evaluation.best_of_n import stored_values
 from prmgym.trajectory import Accounting, Trajectory
 
 
@@ -51,10 +52,11 @@ class BestOfN:
 
     def episode_score(self, trajectory: Trajectory) -> float:
         """The episode's aggregated score from this PRM; -1 for broken or unscored episodes."""
-        values = [
-            s.value for step in trajectory.steps for s in step.scores if s.source == self.prm.name
-        ]
-        if trajectory.error is not None or not values or len(values) != len(trajectory.steps):
+        if trajectory.error is not None or not trajectory.steps:
+            return -1.0
+        try:
+            values = stored_values(trajectory, self.prm.name)
+        except ConfigError:
             return -1.0
         return aggregate_steps(values, self.how)
 

@@ -106,14 +106,8 @@ class RubricPRM:
         return self._finish(rubric, plans)
 
     def _plan(self, rubric: Rubric, step: Step, earlier: Sequence[Step], context: str) -> _Plan:
-        tool = step_tool(step)
-        completes = tool is not None and tool in rubric.completion_tools
         criteria, values, questions = [], [], []
-        for criterion in rubric.criteria:
-            if criterion.applies == "on_completion" and not completes:
-                continue
-            if criterion.tools is not None and tool not in criterion.tools:
-                continue
+        for criterion in applicable(rubric, step):
             if criterion.check is not None:
                 value = run_check(criterion.check.name, criterion.check.args, step, earlier)
                 if value is None:
@@ -176,20 +170,25 @@ class RubricPRM:
         return StepScore(value=value, label=label, rationale=rationale, source=self.name)
 
 
+def applicable(rubric: Rubric, step: Step) -> list[Criterion]:
+    """The rubric's criteria that apply to ``step``: by its tool, and whether it completes."""
+    tool = step_tool(step)
+    completes = tool is not None and tool in rubric.completion_tools
+    return [
+        c
+        for c in rubric.criteria
+        if (c.applies == "each_step" or completes) and (c.tools is None or tool in c.tools)
+    ]
+
+
 def failed_hard_rules(rubric: Rubric, step: Step, earlier: Sequence[Step]) -> list[str]:
     """Ids of the rubric's programmatic hard rules that ``step`` breaks (judged ones are skipped).
 
     Test-time pruning drops such candidates before any PRM call.
     """
-    tool = step_tool(step)
-    completes = tool is not None and tool in rubric.completion_tools
     failed = []
-    for criterion in rubric.criteria:
+    for criterion in applicable(rubric, step):
         if criterion.kind != "hard_rule" or criterion.check is None:
-            continue
-        if criterion.applies == "on_completion" and not completes:
-            continue
-        if criterion.tools is not None and tool not in criterion.tools:
             continue
         value = run_check(criterion.check.name, criterion.check.args, step, earlier)
         if value is not None and value < 0.5:
