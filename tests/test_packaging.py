@@ -28,8 +28,12 @@ def test_wheel_installs_every_part_and_registers_envs(tmp_path):
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         archive.extractall(tmp_path / "site")
-    for part in ("envs", "agents", "rewards", "training", "sandboxes"):
-        assert f"prmgym/{part}/__init__.py" in names
+    # Every package folder of every part, so a new subpackage left out of pyproject fails here.
+    for part in ("prmgym", "envs", "agents", "rewards", "training", "sandboxes"):
+        for init in (root / part).rglob("__init__.py"):
+            inside = init.relative_to(root / part).as_posix()
+            prefix = "prmgym/" if part == "prmgym" else f"prmgym/{part}/"
+            assert prefix + inside in names, f"{part}/{inside} is missing from the wheel"
     assert "prmgym/envs/suites/search-lite.yaml" in names
     site = str(tmp_path / "site")
     code = (

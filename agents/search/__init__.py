@@ -14,11 +14,21 @@ Chosen by a spec string (``prmgym eval --search ...``):
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
+import gymnasium
+
+from prmgym.agents.policies.base import Policy
+from prmgym.agents.runner import ProgressCallback, run_episodes
 from prmgym.agents.search.best_of_n import BestOfN, run_best_of_n
 from prmgym.agents.search.pruning import StepPruning
 from prmgym.errors import ConfigError
 from prmgym.rewards.aggregation import STEP_AGGREGATIONS
+from prmgym.rewards.base import ProcessRewardModel
 from prmgym.rewards.registry import JudgeFactory, make_scorer
+from prmgym.trajectory import Trajectory
+
+SearchMethod = StepPruning | BestOfN
 
 SEARCH_SPECS = (
     "prune:k=K[,prm=SCORER][,hard_rules=on|off][,lookahead=0|1]"
@@ -40,7 +50,7 @@ def _whole(spec: str, key: str, value: str) -> int:
 
 def make_search(
     spec: str, *, family: str, judge: JudgeFactory | None = None
-) -> StepPruning | BestOfN:
+) -> SearchMethod:
     """Build a search method from its spec (see the module docstring).
 
     Raises:
@@ -72,4 +82,51 @@ def make_search(
     return StepPruning(prm, k, use_hard_rules=hard == "on", lookahead=lookahead == "1")
 
 
-__all__ = ["SEARCH_SPECS", "BestOfN", "StepPruning", "make_search", "run_best_of_n"]
+def run_search(
+    make_env: Callable[[], gymnasium.Env[str, str]],
+    task_ids: Sequence[str],
+    policy: Policy,
+    method: SearchMethod | None,
+    *,
+    scorers: Sequence[ProcessRewardModel] = (),
+    batch_size: int = 8,
+    seed: int = 0,
+    on_done: ProgressCallback | None = None,
+) -> list[Trajectory]:
+    """One kept episode per task id under ``method`` (None: the policy's single draw per step).
+
+    Every method returns trajectories in task order whose accounting holds all the compute
+    spent on them, so methods compare at equal compute.
+    """
+    if isinstance(method, BestOfN):
+        return run_best_of_n(
+            make_env,
+            task_ids,
+            policy,
+            method,
+            scorers=scorers,
+            batch_size=batch_size,
+            seed=seed,
+            on_done=on_done,
+        )
+    return run_episodes(
+        make_env,
+        task_ids,
+        policy,
+        scorers=scorers,
+        batch_size=batch_size,
+        seed=seed,
+        on_done=on_done,
+        search=method,
+    )
+
+
+__all__ = [
+    "SEARCH_SPECS",
+    "BestOfN",
+    "SearchMethod",
+    "StepPruning",
+    "make_search",
+    "run_best_of_n",
+    "run_search",
+]
