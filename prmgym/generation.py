@@ -29,6 +29,12 @@ Rules every backend keeps:
   backend cannot report them, e.g. a server that returns no token ids or log-probs).
 * Log-probs are under the model's own next-token distribution, before temperature and top-p
   (what vLLM and OpenAI-compatible servers report), so they do not depend on sampling settings.
+* Prefill: when a chat's last message has role ``"assistant"``, the backend continues that
+  message instead of opening a new assistant turn (the chat template runs without its
+  end-of-turn after that message; see :func:`continues_final_message`). ``text``,
+  ``token_ids`` and ``logprobs`` cover only the newly generated continuation, not the prefill,
+  and stop strings are looked for in the continuation only; ``prompt_tokens`` counts the
+  templated prompt including the prefill.
 * A failing or missing backend raises :class:`prmgym.errors.ProviderError`.
 """
 
@@ -126,7 +132,10 @@ class GenerationBackend(Protocol):
 
         Args:
             chats: Chat histories; each is templated with the model's chat template and an
-                assistant turn is opened for the completion.
+                assistant turn is opened for the completion, except that a chat whose last
+                message is the assistant's is continued from that message (prefill): the
+                completion then holds only the new text, and ``prompt_tokens`` includes the
+                prefill. Chats of both kinds may share a batch.
             config: Sampling settings shared by the whole batch.
 
         Returns:
@@ -136,6 +145,20 @@ class GenerationBackend(Protocol):
             ProviderError: The model or server failed.
         """
         ...
+
+
+def continues_final_message(chat: Chat) -> bool:
+    """Whether a backend continues ``chat``'s last message instead of opening a new turn.
+
+    True when the last message has role ``"assistant"`` (prefill, see the module docstring).
+
+    Args:
+        chat: A chat history.
+
+    Returns:
+        True for a chat that ends with an assistant message, False otherwise (empty included).
+    """
+    return bool(chat) and chat[-1].get("role") == "assistant"
 
 
 def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
@@ -168,7 +191,8 @@ class ChoiceBackend(Protocol):
     def choice_logprobs(self, chats: Sequence[Chat], choices: Sequence[str]) -> list[list[float]]:
         """Log-probability of each choice as the first token of the assistant's reply.
 
-        Each chat is templated with an assistant turn opened, exactly as ``generate`` does. A
+        Each chat is templated exactly as ``generate`` does (an assistant turn opened, or a final
+        assistant message continued), so the choice is read at the next token. A
         choice's probability is the total mass of the tokens that spell it at the start of a
         reply: the word itself, capitalised or not, with or without a leading space (``yes``,
         ``Yes``, `` yes``, `` Yes``), each counted once.

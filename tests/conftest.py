@@ -133,6 +133,13 @@ class ChatCompletionsServer:
     OpenAI's API: each generated token's log-prob and, when asked, its real top-k alternatives
     (decoded text and log-prob). Completions come from ``backend.generate``; only generated
     tokens are reported, so a reply that ends at once has no log-prob entries.
+
+    Like vLLM's server it also takes ``continue_final_message`` and ``add_generation_prompt``:
+    with ``continue_final_message: true`` (and ``add_generation_prompt: false``) it continues
+    the final assistant message and answers with the continuation only. It answers 400 where
+    vLLM would (both flags true) and where it cannot act like vLLM: a final assistant message
+    without ``continue_final_message`` (vLLM would open a new turn after it; the backend
+    continues it), or ``continue_final_message`` after a message of another role.
     """
 
     url: str
@@ -151,8 +158,15 @@ def _top_logprobs(
     """The k most likely tokens at each generated position, from one forward pass."""
     import torch
 
+    from prmgym.generation import continues_final_message
+
     tokenizer = backend.tokenizer
-    prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    # Template the prompt as the backend did, or the positions would not line up.
+    if continues_final_message(messages):
+        flags = {"continue_final_message": True, "add_generation_prompt": False}
+    else:
+        flags = {"add_generation_prompt": True}
+    prompt = tokenizer.apply_chat_template(messages, tokenize=False, **flags)
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     with torch.inference_mode():
         logits = backend.model(torch.tensor([prompt_ids + completion.token_ids])).logits[0]
@@ -171,7 +185,16 @@ def _chat_completions_app(server: ChatCompletionsServer) -> Any:
     from fastapi import FastAPI
     from fastapi.responses import JSONResponse
 
-    from prmgym.generation import GenerationConfig
+    from prmgym.generation import GenerationConfig, continues_final_message
+
+    def template_error(body: dict[str, Any]) -> str | None:
+        """Why the chat template flags cannot be served as vLLM would, or None."""
+        continued = bool(body.get("continue_final_message", False))
+        if continued and body.get("add_generation_prompt", True):
+            return "continue_final_message needs add_generation_prompt false"
+        if continued != continues_final_message(body["messages"]):
+            return "continue_final_message is sent exactly when the last message is the assistant's"
+        return None
 
     app = FastAPI()
     # Requests arrive concurrently; one at a time keeps the model's outputs and `calls` exact.
@@ -185,6 +208,9 @@ def _chat_completions_app(server: ChatCompletionsServer) -> Any:
                 return JSONResponse(
                     {"error": {"message": "overloaded"}}, status_code=server.failures.pop(0)
                 )
+            error = template_error(body)
+            if error is not None:
+                return JSONResponse({"error": {"message": error}}, status_code=400)
             config = GenerationConfig(
                 max_new_tokens=body.get("max_tokens", 16),
                 temperature=body.get("temperature", 1.0),

@@ -4,6 +4,12 @@ One HTTP request per chat, sent concurrently; each asks for ``n`` choices. Serve
 not token ids, so ``Completion.token_ids`` is empty; ``logprobs`` are filled when the server
 reports ``choices[i].logprobs.content[*].logprob``. ``choice_logprobs`` reads the first token's
 ``top_logprobs`` (at most 20 on OpenAI's API), so choices outside those come back as ``-inf``.
+
+A chat ending with an assistant message is continued (prefill) by sending vLLM's extra request
+fields ``continue_final_message: true`` and ``add_generation_prompt: false``. vLLM's server
+honours them and returns only the continuation; servers without them (OpenAI's API, some
+others) may ignore them and open a new assistant turn after the message instead, or reject
+the request.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from prmgym.generation import (
     Completion,
     GenerationConfig,
     choice_logprobs_from_top,
+    continues_final_message,
     cut_at_stop,
 )
 
@@ -96,6 +103,7 @@ class OpenAIBackend:
             "temperature": 0,
             "logprobs": True,
             "top_logprobs": _TOP_LOGPROBS,
+            **_template_fields(chat),
         }
         payload = self._post(body)
         try:
@@ -116,6 +124,7 @@ class OpenAIBackend:
             "top_p": config.top_p,
             "max_tokens": config.max_new_tokens,
             "logprobs": True,
+            **_template_fields(chat),
         }
         if config.stop:
             body["stop"] = list(config.stop)
@@ -165,6 +174,18 @@ class OpenAIBackend:
             prompt_tokens=prompt_tokens,
             finish_reason="length" if ran_out else "stop",
         )
+
+
+def _template_fields(chat: Chat) -> dict[str, bool]:
+    """The extra request fields (vLLM's) that continue a final assistant message, else {}.
+
+    Sent only when continuing, so plain requests stay valid for servers that reject unknown
+    fields. vLLM refuses ``continue_final_message`` together with its default
+    ``add_generation_prompt: true``, hence both.
+    """
+    if continues_final_message(chat):
+        return {"continue_final_message": True, "add_generation_prompt": False}
+    return {}
 
 
 def _server_message(response: httpx.Response) -> str:

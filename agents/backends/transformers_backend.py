@@ -34,7 +34,13 @@ from transformers import (
 )
 
 from prmgym.errors import ConfigError, ProviderError
-from prmgym.generation import Chat, Completion, GenerationConfig, cut_at_stop
+from prmgym.generation import (
+    Chat,
+    Completion,
+    GenerationConfig,
+    continues_final_message,
+    cut_at_stop,
+)
 from prmgym.paths import cache_dir
 
 logger = logging.getLogger(__name__)
@@ -134,6 +140,13 @@ def _load(
                 tokenizer.pad_token = tokenizer.eos_token
             _LOADED[key] = (model.to(device).eval(), tokenizer)
         return _LOADED[key]
+
+
+def _template_flags(chat: Chat) -> dict[str, bool]:
+    """``apply_chat_template`` flags for a chat: continue a final assistant message, or open one."""
+    if continues_final_message(chat):
+        return {"continue_final_message": True, "add_generation_prompt": False}
+    return {"add_generation_prompt": True}
 
 
 class _SampledTokenLogprobs(LogitsProcessor):
@@ -245,7 +258,10 @@ class TransformersBackend:
         """Generate ``config.n`` completions per chat; see ``GenerationBackend.generate``.
 
         A ``config.seed`` seeds torch's global RNG once per call, so results are reproducible for
-        the same chats, config and ``max_batch_size``.
+        the same chats, config and ``max_batch_size``. A chat ending with an assistant message
+        is templated with ``continue_final_message=True`` (no end-of-turn after it) and
+        continued; the prefill is re-tokenized as text, so it reaches the model as the
+        tokenizer's own encoding of it, which need not be the token ids that produced it.
         """
         if config.seed is not None:
             torch.manual_seed(config.seed)
@@ -354,10 +370,13 @@ class TransformersBackend:
         return results
 
     def _prompt_ids(self, chats: Sequence[Chat]) -> list[list[int]]:
+        """Token ids of each templated chat: an assistant turn opened, or the last continued.
+
+        A continued (prefilled) prompt is plain tokens like any other, so the prefix cache,
+        which matches prompts token by token, needs no special case for it.
+        """
         prompts = [
-            self.tokenizer.apply_chat_template(
-                list(chat), add_generation_prompt=True, tokenize=False
-            )
+            self.tokenizer.apply_chat_template(list(chat), tokenize=False, **_template_flags(chat))
             for chat in chats
         ]
         # The chat template already holds any BOS token, so the tokenizer must not add another.

@@ -1,4 +1,9 @@
-"""Generation with vLLM on a GPU. vLLM is an optional extra, imported when a backend is made."""
+"""Generation with vLLM on a GPU. vLLM is an optional extra, imported when a backend is made.
+
+A chat ending with an assistant message is continued (prefill) through ``LLM.chat``'s
+``continue_final_message=True, add_generation_prompt=False``. Those flags hold for a whole
+call, so a batch mixing continued chats and new turns goes out as two calls.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from prmgym.errors import ProviderError
-from prmgym.generation import Chat, Completion, GenerationConfig, choice_logprobs_from_top
+from prmgym.generation import (
+    Chat,
+    Completion,
+    GenerationConfig,
+    choice_logprobs_from_top,
+    continues_final_message,
+)
 
 # vLLM's default limit on log-probs per position (its max_logprobs).
 _TOP_LOGPROBS = 20
@@ -32,7 +43,10 @@ class VLLMBackend:
         self.llm = vllm.LLM(model=model, **llm_kwargs)
 
     def generate(self, chats: Sequence[Chat], config: GenerationConfig) -> list[list[Completion]]:
-        """One ``LLM.chat`` call for the whole batch; log-probs of the sampled tokens."""
+        """One ``LLM.chat`` call for the batch (two when it mixes continued chats and new turns).
+
+        Log-probs are those of the sampled tokens.
+        """
         params = self._vllm.SamplingParams(
             n=config.n,
             temperature=config.temperature,
@@ -42,7 +56,7 @@ class VLLMBackend:
             seed=config.seed,
             logprobs=0,
         )
-        outputs = self.llm.chat([list(chat) for chat in chats], params, use_tqdm=False)
+        outputs = self._chat(chats, params)
         eos = self.llm.get_tokenizer().eos_token_id
         return [
             [
@@ -55,12 +69,13 @@ class VLLMBackend:
     def choice_logprobs(self, chats: Sequence[Chat], choices: Sequence[str]) -> list[list[float]]:
         """Log-prob of each choice as the reply's first token; see ``ChoiceBackend``.
 
-        One greedy one-token ``LLM.chat`` call for the batch; the first token's top 20
+        One greedy one-token ``LLM.chat`` call for the batch (split like ``generate``'s); the
+        first token's top 20
         log-probs map to choices by their decoded text (``choice_logprobs_from_top``), so
         choices outside them come back as ``-inf``.
         """
         params = self._vllm.SamplingParams(max_tokens=1, temperature=0, logprobs=_TOP_LOGPROBS)
-        outputs = self.llm.chat([list(chat) for chat in chats], params, use_tqdm=False)
+        outputs = self._chat(chats, params)
         results = []
         for out in outputs:
             # Keyed by token id, so every entry is a distinct token (the sampled one included).
@@ -68,6 +83,30 @@ class VLLMBackend:
             top = [(lp.decoded_token or "", float(lp.logprob)) for lp in first.values()]
             results.append(choice_logprobs_from_top(top, choices))
         return results
+
+    def _chat(self, chats: Sequence[Chat], params: Any) -> list[Any]:
+        """``LLM.chat``'s outputs in the order of ``chats``, continuing final assistant messages.
+
+        One call per kind of chat present (new turn, continued), so an unmixed batch is one call.
+        """
+        outputs: list[Any] = [None] * len(chats)
+        for continued in (False, True):
+            indices = [
+                i for i, chat in enumerate(chats) if continues_final_message(chat) == continued
+            ]
+            if not indices:
+                continue
+            flags = (
+                {"continue_final_message": True, "add_generation_prompt": False}
+                if continued
+                else {}
+            )
+            group = self.llm.chat(
+                [list(chats[i]) for i in indices], params, use_tqdm=False, **flags
+            )
+            for i, output in zip(indices, group, strict=True):
+                outputs[i] = output
+        return outputs
 
 
 def to_completion(sample: Any, prompt_tokens: int, eos_ids: set[int]) -> Completion:

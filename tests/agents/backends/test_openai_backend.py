@@ -121,3 +121,35 @@ def test_top_tokens_map_to_choices_by_stripped_lowercase_text():
     assert choice_logprobs_from_top([("a", -1.0), ("a", -1.0)], ["a"]) == [
         pytest.approx(math.log(2 * math.exp(-1.0)))
     ]
+
+
+def test_a_final_assistant_message_is_continued_over_http(chat_completions_server):
+    local = chat_completions_server.backend
+    config = GenerationConfig(max_new_tokens=6, temperature=0.0)
+    continued = [[*chat, {"role": "assistant", "content": "search the"}] for chat in CHATS]
+    remote = OpenAIBackend(chat_completions_server.url, "tiny").generate(
+        [*continued, CHATS[0]], config
+    )
+    want = local.generate([*continued, CHATS[0]], config)
+    assert [o[0].text for o in remote] == [o[0].text for o in want]
+    assert [o[0].prompt_tokens for o in remote] == [o[0].prompt_tokens for o in want]
+    for r, w in zip(remote, want, strict=True):
+        assert r[0].logprobs == pytest.approx(w[0].logprobs, abs=1e-4)
+    # The continuation is new text, not a reply in a new turn.
+    assert remote[0][0].text != local.generate(CHATS[:1], config)[0][0].text
+
+
+def test_choice_logprobs_read_the_token_after_a_continued_message(chat_completions_server):
+    local = chat_completions_server.backend
+    chats = [[*chat, {"role": "assistant", "content": "search the"}] for chat in CHATS]
+    # Words whose every token is among the 20 likeliest next tokens: the server reports those.
+    top20 = [set(row.topk(20).indices.tolist()) for row in local._next_token_logprobs(chats)]
+    words = {local.tokenizer.decode([i]).strip().lower() for i in set.intersection(*top20)}
+    words = sorted(
+        w for w in words if w and all(_word_tokens(local.tokenizer, w) <= top for top in top20)
+    )
+    assert words
+    remote = OpenAIBackend(chat_completions_server.url, "tiny").choice_logprobs(chats, words)
+    assert remote == [pytest.approx(row, abs=1e-4) for row in local.choice_logprobs(chats, words)]
+    # Read after the prefill, not at the start of a new reply.
+    assert remote != local.choice_logprobs(CHATS, words)

@@ -236,3 +236,68 @@ def test_choices_are_case_insensitive_and_unspellable_words_use_their_first_toke
     assert no == pytest.approx(logprobs[n].item(), abs=1e-4)
     with pytest.raises(ConfigError, match="choices must be words"):
         backend.choice_logprobs(CHATS[:1], ["yes", " "])
+
+
+# Prefill: a chat ending with an assistant message is continued, not answered in a new turn.
+PREFILL = "search the"
+
+
+def test_a_final_assistant_message_is_continued_without_its_end_of_turn(backend):
+    chat = CHATS[0]
+    continued = [*chat, {"role": "assistant", "content": PREFILL}]
+    opened = backend.tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
+    want = backend.tokenizer(opened + PREFILL, add_special_tokens=False)["input_ids"]
+    (ids,) = backend._prompt_ids([continued])
+    assert ids == want
+    assert backend.tokenizer.decode(ids).endswith("<|im_start|>assistant\n" + PREFILL)
+    # Other chats keep their opened turn, and prompt_tokens counts the prefill.
+    [[with_prefill], [plain]] = backend.generate(
+        [continued, chat], GenerationConfig(max_new_tokens=3, temperature=0.0)
+    )
+    assert with_prefill.prompt_tokens == len(want)
+    assert plain.prompt_tokens == len(backend._prompt_ids([chat])[0]) < len(want)
+
+
+def _token_aligned_prefix(backend, chat, token_ids):
+    """A prefix length m whose decoded text re-tokenizes, after the template, to the same ids.
+
+    Only then does the model see exactly what it generated; see ``generate``'s docstring.
+    """
+    prompt = backend._prompt_ids([chat])[0]
+    for m in range(len(token_ids) // 2, len(token_ids)):
+        text = backend.tokenizer.decode(token_ids[:m], skip_special_tokens=True)
+        ids = backend._prompt_ids([[*chat, {"role": "assistant", "content": text}]])[0]
+        if ids == prompt + token_ids[:m]:
+            return m, text
+    raise AssertionError("no token-aligned prefix; pick another chat")
+
+
+@pytest.mark.parametrize("prefix_cache", [True, False])
+def test_greedy_continuation_of_a_prefix_is_the_tail_of_the_greedy_generation(
+    tiny_model_dir, prefix_cache
+):
+    backend = TransformersBackend(tiny_model_dir, prefix_cache=prefix_cache)
+    config = GenerationConfig(max_new_tokens=10, temperature=0.0)
+    full = [o[0] for o in backend.generate(SHARED, config)]
+    batch, cuts = [], []
+    for chat, completion in zip(SHARED[:2], full, strict=False):
+        m, text = _token_aligned_prefix(backend, chat, completion.token_ids)
+        # Were the prefill ignored, the reply would restart: the tail must differ from a start.
+        tail = completion.token_ids[m:]
+        assert tail != completion.token_ids[: len(tail)]
+        batch.append([*chat, {"role": "assistant", "content": text}])
+        cuts.append((m, text))
+    # One batch mixing continued chats with an opened turn; with the cache on, every row starts
+    # from the cached system prompt.
+    outputs = [o[0] for o in backend.generate([*batch, SHARED[2]], config)]
+    assert bool(backend._prefixes) == prefix_cache
+    for completion, (m, text), tail in zip(full, cuts, outputs, strict=False):
+        # The continuation had all 10 tokens again, so it may run past the full generation.
+        expected = completion.token_ids[m:]
+        assert tail.token_ids[: len(expected)] == expected
+        assert (text + tail.text).startswith(completion.text)
+        assert tail.logprobs[: len(expected)] == pytest.approx(completion.logprobs[m:], abs=1e-4)
+        if completion.finish_reason == "stop":  # it ended on eos, and so must the continuation
+            assert tail.token_ids == expected and tail.finish_reason == "stop"
+        assert tail.prompt_tokens == completion.prompt_tokens + m
+    assert outputs[2].token_ids == full[2].token_ids

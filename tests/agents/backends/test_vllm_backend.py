@@ -1,8 +1,9 @@
-"""vLLM needs a GPU; what can run here is the mapping of its outputs to our contract."""
+"""vLLM needs a GPU; what runs here is how its calls are made and its outputs mapped."""
 
 from types import SimpleNamespace
 
-from prmgym.agents.backends.vllm_backend import to_completion
+from prmgym.agents.backends.vllm_backend import VLLMBackend, to_completion
+from prmgym.generation import GenerationConfig
 
 
 def sample(ids, finish_reason):
@@ -21,3 +22,59 @@ def test_length_finish_keeps_every_token():
     completion = to_completion(sample([5, 6, 7], "length"), prompt_tokens=3, eos_ids={2})
     assert completion.token_ids == [5, 6, 7] and len(completion.logprobs) == 3
     assert completion.finish_reason == "length"
+
+
+class FakeLLM:
+    """Stands in for ``vllm.LLM``: records each ``chat`` call and echoes the last message."""
+
+    def __init__(self):
+        self.calls = []
+
+    def chat(self, messages, params, use_tqdm=True, **flags):
+        self.calls.append((len(messages), flags))
+        return [
+            SimpleNamespace(
+                prompt_token_ids=[0] * len(chat),
+                outputs=[sample([5], "stop")] * params["n"],
+                text=chat[-1]["content"],
+            )
+            for chat in messages
+        ]
+
+    def get_tokenizer(self):
+        return SimpleNamespace(eos_token_id=2)
+
+
+def fake_backend():
+    backend = VLLMBackend.__new__(VLLMBackend)  # skips __init__, which needs vllm and a GPU
+    backend.llm = FakeLLM()
+    backend._vllm = SimpleNamespace(SamplingParams=lambda **kwargs: kwargs)
+    return backend
+
+
+USER = {"role": "user", "content": "q"}
+PREFILL = {"role": "assistant", "content": "sea"}
+
+
+def test_continued_and_new_turns_go_in_one_call_each_and_keep_their_order():
+    backend = fake_backend()
+    chats = [[USER, PREFILL], [USER], [USER, PREFILL, USER, PREFILL], [USER, PREFILL, USER]]
+    outputs = backend._chat(chats, {"n": 1})
+    assert [out.text for out in outputs] == ["sea", "q", "sea", "q"]
+    assert backend.llm.calls == [
+        (2, {}),
+        (2, {"continue_final_message": True, "add_generation_prompt": False}),
+    ]
+    # prompt_tokens comes from each chat's own output, so the order reaches generate's results.
+    results = backend.generate(chats, GenerationConfig(max_new_tokens=4, n=2))
+    assert [[c.prompt_tokens for c in r] for r in results] == [[2, 2], [1, 1], [4, 4], [3, 3]]
+
+
+def test_an_unmixed_batch_is_one_call():
+    backend = fake_backend()
+    backend.generate([[USER], [USER]], GenerationConfig(max_new_tokens=4))
+    backend.generate([[USER, PREFILL]] * 3, GenerationConfig(max_new_tokens=4))
+    assert backend.llm.calls == [
+        (2, {}),
+        (3, {"continue_final_message": True, "add_generation_prompt": False}),
+    ]
