@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import gymnasium
 
 from prmgym.agents.policies.base import Decision, EpisodeView, Policy
-from prmgym.errors import ConfigError
 from prmgym.rewards.base import ProcessRewardModel
 from prmgym.trajectory import Accounting, Candidate, Trajectory
 
@@ -39,26 +38,41 @@ class _Slot:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+def finish_episode(
+    trajectory: Trajectory,
+    env: Any,
+    info: dict[str, Any],
+    scorers: Sequence[ProcessRewardModel],
+) -> None:
+    """Set a finished episode's outcome from the env's last ``info`` and score its steps.
+
+    ``env`` must still be at the episode's final state: environment-aware PRMs read it. A
+    scorer that fails marks the episode instead of raising.
+    """
+    if trajectory.error is not None:
+        return
+    trajectory.success = bool(info.get("success", trajectory.outcome_reward > 0))
+    trajectory.metrics.update(
+        {k: float(info[k]) for k in ("em", "f1") if isinstance(info.get(k), int | float)}
+    )
+    for scorer in scorers:
+        if not trajectory.steps:
+            break
+        try:
+            scores = scorer.score(trajectory, env)
+        except Exception as exc:  # noqa: BLE001 - a broken scorer is reported, not fatal
+            trajectory.metrics[f"{scorer.name}_failed"] = 1.0
+            trajectory.error = f"scorer {scorer.name} failed: {exc!r}"
+            continue
+        trajectory.accounting.prm_calls += 1
+        for step, score in zip(trajectory.steps, scores, strict=True):
+            step.scores.append(score)
+
+
 def _finish(slot: _Slot, scorers: Sequence[ProcessRewardModel]) -> Trajectory:
-    trajectory, info = slot.trajectory, slot.info
+    trajectory = slot.trajectory
     assert trajectory is not None
-    if trajectory.error is None:
-        trajectory.success = bool(info.get("success", trajectory.outcome_reward > 0))
-        trajectory.metrics.update(
-            {k: float(info[k]) for k in ("em", "f1") if isinstance(info.get(k), int | float)}
-        )
-        for scorer in scorers:
-            if not trajectory.steps:
-                break
-            try:
-                scores = scorer.score(trajectory, slot.env.unwrapped)
-            except Exception as exc:  # noqa: BLE001 - a broken scorer is reported, not fatal
-                trajectory.metrics[f"{scorer.name}_failed"] = 1.0
-                trajectory.error = f"scorer {scorer.name} failed: {exc!r}"
-                continue
-            trajectory.accounting.prm_calls += 1
-            for step, score in zip(trajectory.steps, scores, strict=True):
-                step.scores.append(score)
+    finish_episode(trajectory, slot.env.unwrapped, slot.info, scorers)
     trajectory.accounting.wall_time_s = time.perf_counter() - slot.started
     slot.trajectory, slot.view = None, None
     return trajectory
@@ -89,8 +103,8 @@ def run_episodes(
         search: A test-time search method choosing each action among ``search.k`` candidates
             the policy samples; the candidates are kept on each step.
     """
-    if search is not None and not hasattr(policy, "sample"):
-        raise ConfigError(f"policy {policy.name!r} cannot sample candidates for {search.name}")
+    if search is not None:
+        search.check(policy)
     queue = deque(enumerate(task_ids))
     slots = [_Slot(make_env()) for _ in range(max(1, min(batch_size, len(task_ids))))]
     family = getattr(slots[0].env.unwrapped, "family", "text")
@@ -146,7 +160,7 @@ def run_episodes(
             except Exception as exc:  # noqa: BLE001 - a crashed env marks the episode, not the run
                 trajectory.error = f"env step failed: {exc!r}"
                 record(slot.position, _finish(slot, scorers))
-                slot.env = _restart(slot.env, make_env)
+                slot.env = restart_env(slot.env, make_env)
                 if start(slot):
                     still_live.append(slot)
                 continue
@@ -183,15 +197,11 @@ def _decide(
     """The next decision of every live episode, and the candidates weighed for it."""
     if search is None:
         return policy.act(views), [[] for _ in views]
-    drafts = policy.sample(views, search.k)  # type: ignore[attr-defined]
-    chosen = [
-        search.choose(slot.trajectory, slot.env.unwrapped, row)  # type: ignore[arg-type]
-        for slot, row in zip(live, drafts, strict=True)
-    ]
-    return [decision for decision, _ in chosen], [records for _, records in chosen]
+    trajectories = [slot.trajectory for slot in live]
+    return search.decide(policy, views, trajectories, [slot.env.unwrapped for slot in live])  # type: ignore[arg-type]
 
 
-def _restart(
+def restart_env(
     env: gymnasium.Env[str, str], make_env: Callable[[], gymnasium.Env[str, str]]
 ) -> gymnasium.Env[str, str]:
     """A fresh env in place of one that crashed (closing the old one may fail too)."""
@@ -208,3 +218,4 @@ def _account(accounting: Accounting, decision: Decision) -> None:
     accounting.llm_calls += decision.llm_calls
     accounting.prm_calls += decision.prm_calls
     accounting.actions_sampled += decision.samples
+    accounting.env_steps += decision.env_steps

@@ -1,7 +1,8 @@
 """P6: success against compute for test-time search methods on search-lite.
 
 Methods: greedy (one draw per step), best-of-N episodes (N = 2, 4, 8), per-step pruning
-(K = 2, 4, 8, with and without one-step lookahead), all judged by the search verifier. Compute
+(K = 2, 4, 8, with and without one-step lookahead) and step beam search (2 beams, K = 2, 4, 8
+candidates per beam), all judged by the search verifier. Compute
 is counted as actions the policy sampled per episode (for an LLM, each is a generation), next
 to env steps, PRM calls and wall time. The baseline is greedy in the same run; the printed
 ratio is how much more sampling best-of-N needs to match pruning at K = 4.
@@ -21,9 +22,7 @@ import gymnasium
 
 import prmgym  # noqa: F401 - registers the envs
 from prmgym.agents.policies import make_policy
-from prmgym.agents.runner import run_episodes
-from prmgym.agents.search import BestOfN, StepPruning, run_best_of_n
-from prmgym.rewards.verifiers.search import SearchVerifier
+from prmgym.agents.search import make_search, run_search
 from prmgym.summary import wilson_interval
 
 
@@ -37,55 +36,56 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=50, help="Tasks from search-lite's split.")
     parser.add_argument("--temperature", type=float, default=0.8, help="LLM sampling temperature.")
     parser.add_argument("--sizes", default="2,4,8", help="N and K values.")
+    parser.add_argument("--beams", type=int, default=2, help="Beams of the beam-search rows.")
     parser.add_argument("--plot", default=None, help="Write a success-vs-compute plot here.")
     args = parser.parse_args()
 
     ids = [t.id for t in make_env().unwrapped.tasks[: args.tasks]]
     policy = make_policy(args.agent, temperature=args.temperature, seed=0)
-    verifier = SearchVerifier()
     sizes = [int(s) for s in args.sizes.split(",")]
-    methods: list[tuple[str, object]] = [("greedy", None)]
-    methods += [(f"bon:n={n}", BestOfN(verifier, n)) for n in sizes]
-    methods += [(f"prune:k={k}", StepPruning(verifier, k)) for k in sizes]
-    methods += [(f"prune:k={k},lookahead", StepPruning(verifier, k, lookahead=True)) for k in sizes]
+    specs = ["greedy"]
+    specs += [f"bon:n={n}" for n in sizes]
+    specs += [f"prune:k={k}" for k in sizes]
+    specs += [f"prune:k={k},lookahead=1" for k in sizes]
+    specs += [f"beam:b={args.beams},k={k}" for k in sizes]
 
     rows = []
     print(f"{args.agent} on {len(ids)} search-lite tasks, verifier PRM")
     header = f"{'method':22} {'success':>8} {'95% CI':>13} {'samples/ep':>10} {'env steps/ep':>12}"
     print(header + f" {'PRM calls/ep':>12} {'s':>6}")
-    for name, method in methods:
+    for name in specs:
         start = time.perf_counter()
-        if isinstance(method, BestOfN):
-            runs = run_best_of_n(make_env, ids, policy, method)
-        elif method is None:
+        if name == "greedy":
             # Greedy: temperature 0 for LLMs (the noisy oracle has no temperature).
-            runs = run_episodes(make_env, ids, make_policy(args.agent, temperature=0.0))
+            greedy = make_policy(args.agent, temperature=0.0)
+            runs = run_search(make_env, ids, greedy, None)
         else:
-            runs = run_episodes(make_env, ids, policy, search=method)
+            runs = run_search(make_env, ids, policy, make_search(name, family="search"))
         seconds = time.perf_counter() - start
         wins = sum(t.success for t in runs)
         low, high = wilson_interval(wins, len(runs))
         samples = fmean(t.accounting.actions_sampled for t in runs)
         steps = fmean(t.accounting.env_steps for t in runs)
         calls = fmean(t.accounting.prm_calls for t in runs)
-        rows.append((name, wins / len(runs), samples))
+        rows.append((name, wins / len(runs), samples, steps))
         print(
             f"{name:22} {wins / len(runs):8.1%} [{low:.2f}, {high:.2f}] {samples:10.1f}"
             f" {steps:12.1f} {calls:12.1f} {seconds:6.1f}"
         )
 
-    greedy = rows[0]
-    target = next(r for r in rows if r[0] == "prune:k=4")
-    matching = [r for r in rows if r[0].startswith("bon") and r[1] >= target[1]]
-    print(f"\ngreedy: {greedy[1]:.1%} at {greedy[2]:.1f} samples per episode")
-    if matching:
+    print(f"\ngreedy: {rows[0][1]:.1%} at {rows[0][2]:.1f} samples per episode")
+    bon = [r for r in rows if r[0].startswith("bon")]
+    for target in (r for r in rows if r[0].startswith("prune") and "lookahead" not in r[0]):
+        matching = [r for r in bon if r[1] >= target[1]]
+        if not matching:
+            print(f"no best-of-N size reached {target[0]}'s {target[1]:.1%}")
+            continue
         cheapest = min(matching, key=lambda r: r[2])
         print(
-            f"best-of-N matches prune:k=4 ({target[1]:.1%}) first at {cheapest[0]}:"
-            f" {cheapest[2] / target[2]:.2f}x the samples of pruning"
+            f"best-of-N matches {target[0]} ({target[1]:.1%}) first at {cheapest[0]}:"
+            f" {cheapest[2] / target[2]:.2f}x the samples and"
+            f" {cheapest[3] / target[3]:.2f}x the env steps of pruning"
         )
-    else:
-        print(f"no best-of-N size reached prune:k=4's {target[1]:.1%}")
 
     if args.plot:
         import matplotlib
@@ -99,6 +99,7 @@ def main() -> None:
             ("bon", "o"),
             ("prune:k=", "^"),
             ("lookahead", "v"),
+            ("beam", "D"),
         ):
             pts = [
                 r

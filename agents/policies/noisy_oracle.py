@@ -51,8 +51,11 @@ class NoisyOraclePolicy:
             wrong = _wrong_action_for(episode.family)
             draws = []
             for draw in range(k):
+                # The history is part of the key: beams that share a step count but took
+                # different actions draw differently.
+                history = "\x1f".join(episode.actions)
                 rng = random.Random(
-                    f"{self.seed}:{episode.seed}:{episode.task.id}:{len(episode.actions)}:{draw}"
+                    f"{self.seed}:{episode.seed}:{episode.task.id}:{history}:{draw}"
                 )
                 if rng.random() < self.p:
                     draws.append(Decision(action=oracle.action))

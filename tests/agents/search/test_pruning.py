@@ -96,7 +96,13 @@ def test_lookahead_scores_real_outcomes_and_restores_the_env():
         def snapshot(self):
             raise NotImplementedError
 
+    # Without snapshots the env is replayed from reset: same scores, more env steps.
     plain = NoSnapshots(split="test")
     plain.reset(options={"task_id": task.id})
-    decision, _ = pruning.choose(Trajectory(task=task), plain, [Decision(plan[0])])
-    assert decision.action == plan[0] and decision.prm_calls == 1  # fell back, one call
+    for action in plan[:-1]:
+        plain.step(action)
+    replayed, replayed_records = pruning.choose(trajectory, plain, drafts)
+    assert replayed.action == plan[-1]
+    assert [r.score for r in replayed_records] == [r.score for r in records]
+    assert decision.env_steps == 2 and replayed.env_steps == 2 + 2 * (len(plan) - 1)
+    assert plain.state.answer is None and plain.state.queries == env.state.queries

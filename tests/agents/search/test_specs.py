@@ -12,10 +12,23 @@ def test_prune_spec_options():
     assert make_search("prune", family="search").k == 4
 
 
+def test_beam_and_early_rejection_specs():
+    beam = make_search("beam:b=3,k=2,how=mean", family="search")
+    assert (beam.beams, beam.k, beam.how, beam.name) == (3, 2, "mean", "beam:b=3,k=2")
+    early = make_search("prune:k=8,early=6,keep=0.25", family="search")
+    assert (early.k, early.early, early.keep) == (8, 6, 0.25)
+    assert early.name == "prune:k=8,early=6,keep=0.25"
+
+
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("beam:b=2", "unknown search"),
+        ("beams:b=2", "unknown search"),
+        ("beam:b=0", "at least 1"),
+        ("beam:b=2,how=best", "how is one of"),
+        ("prune:early=0", "at least 1 token"),
+        ("prune:keep=2", "share"),
+        ("prune:keep=half", "share"),
         ("prune:k=four", "whole number"),
         ("prune:width=2", "bad search option"),
         ("prune:hard_rules=maybe", "on or off"),

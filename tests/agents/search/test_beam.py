@@ -1,0 +1,110 @@
+import gymnasium
+import pytest
+
+from prmgym.agents.policies.base import Decision
+from prmgym.agents.policies.noisy_oracle import NoisyOraclePolicy
+from prmgym.agents.runner import run_episodes
+from prmgym.agents.search import BeamSearch, run_beam_search
+from prmgym.envs.search.env import SearchQAEnv
+from prmgym.errors import ConfigError
+from prmgym.rewards.verifiers.search import SearchVerifier
+from prmgym.summary import wilson_interval
+
+
+def make_env():
+    return gymnasium.make("prmgym/SearchQA-v0", split="test")
+
+
+class NoSnapshots(SearchQAEnv):
+    def snapshot(self):
+        raise NotImplementedError
+
+
+@pytest.fixture(scope="module")
+def task_ids():
+    return [t.id for t in make_env().unwrapped.tasks[:40]]
+
+
+def test_beam_search_with_the_verifier_beats_greedy_on_the_noisy_oracle(task_ids):
+    # Seeds 0..39 (one per task), p = 0.5.
+    policy = NoisyOraclePolicy(0.5, seed=0)
+    greedy = run_episodes(make_env, task_ids, policy)
+    beam = run_beam_search(make_env, task_ids, policy, BeamSearch(SearchVerifier(), 2, 4))
+    n = len(task_ids)
+    _, g_high = wilson_interval(sum(t.success for t in greedy), n)
+    b_low, _ = wilson_interval(sum(t.success for t in beam), n)
+    assert b_low > g_high
+    for trajectory in beam:
+        assert trajectory.error is None and trajectory.agent == policy.name
+        assert trajectory.accounting.actions_sampled >= 4 * len(trajectory.steps)
+        assert trajectory.accounting.env_steps >= len(trajectory.steps)
+        for step in trajectory.steps:
+            (chosen,) = [c for c in step.candidates if c.chosen]
+            assert chosen.action == step.action and chosen.score is not None
+
+
+def test_without_snapshots_the_env_is_replayed_to_the_same_result(task_ids):
+    ids = task_ids[:10]
+    policy = NoisyOraclePolicy(0.5, seed=0)
+    method = BeamSearch(SearchVerifier(), 2, 4)
+    snapshots = run_beam_search(make_env, ids, policy, method)
+    replays = run_beam_search(lambda: NoSnapshots(split="test"), ids, policy, method)
+    assert [[s.action for s in t.steps] for t in replays] == [
+        [s.action for s in t.steps] for t in snapshots
+    ]
+    assert [t.success for t in replays] == [t.success for t in snapshots]
+    assert sum(t.accounting.env_steps for t in replays) > sum(
+        t.accounting.env_steps for t in snapshots
+    )
+
+
+def test_scorers_see_the_final_state_of_the_kept_episode(task_ids):
+    policy = NoisyOraclePolicy(1.0)
+    (trajectory,) = run_beam_search(
+        make_env,
+        task_ids[:1],
+        policy,
+        BeamSearch(SearchVerifier(), 2, 2),
+        scorers=[SearchVerifier()],
+    )
+    assert trajectory.success and trajectory.terminated
+    assert all(s.scores and s.scores[0].value == 1.0 for s in trajectory.steps)
+
+
+def test_a_crashing_env_marks_its_task_and_the_search_goes_on(task_ids):
+    class CrashOnOpen(SearchQAEnv):
+        made = 0
+
+        def __init__(self):
+            super().__init__(split="test")
+            CrashOnOpen.made += 1
+            self.crashes = CrashOnOpen.made == 1
+
+        def step(self, action):
+            if self.crashes and action.startswith("open"):
+                raise OSError("sandbox died")
+            return super().step(action)
+
+    done = []
+    runs = run_beam_search(
+        CrashOnOpen,
+        task_ids[:4],
+        NoisyOraclePolicy(1.0),
+        BeamSearch(SearchVerifier(), 2, 2),
+        batch_size=1,
+        on_done=done.append,
+    )
+    assert len(runs) == len(done) == 4
+    assert "sandbox died" in runs[0].error
+    assert all(t.success for t in runs[1:])
+
+
+def test_a_policy_that_cannot_sample_is_refused(task_ids):
+    class ActOnly:
+        name = "act-only"
+
+        def act(self, episodes):
+            return [Decision('search("x")') for _ in episodes]
+
+    with pytest.raises(ConfigError, match="cannot sample"):
+        run_beam_search(make_env, task_ids[:1], ActOnly(), BeamSearch(SearchVerifier()))
