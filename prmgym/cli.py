@@ -183,16 +183,24 @@ def eval_(
     ] = None,
     judge: JudgeOption = "smollm2",
     search: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
-            help="Test-time search for every agent."
-            " prune:k=K[,prm=SCORER][,hard_rules=on|off][,lookahead=0|1] samples K candidate"
-            " actions per step, drops those breaking the family's hard rules, and executes the"
-            " one the PRM (default: verifier) scores best; lookahead=1 scores the step each"
-            " candidate produces in an env snapshot."
-            " bon:n=N[,prm=SCORER][,how=min] runs N episodes per task and keeps the best by PRM;"
-            " wbon:n=N votes final answers with PRM weights. Kept episodes carry the compute of"
-            " all N. LLM agents need --temperature > 0 for distinct candidates.",
+            help="Test-time search for every agent; PRM= any scorer spec (default: verifier)."
+            # Spaces between options let a narrow terminal wrap a syntax, not cut it off.
+            " prune:k=K [,prm=PRM] [,hard_rules=on|off] [,lookahead=0|1] [,early=TAU] [,keep=F]:"
+            " K candidate actions per step, those breaking the family's hard rules dropped, the"
+            " best-scored executed; lookahead=1 scores the step each candidate produces in an"
+            " env snapshot; early=TAU drafts TAU tokens of each, completes only the top share F"
+            " (default 0.5; LLM agents only)."
+            " beam:b=B,k=K [,prm=PRM] [,how=AGG]: B beams over env snapshots, K candidates per"
+            " beam per step (envs without snapshots are replayed from reset)."
+            " bon:n=N [,prm=PRM] [,how=AGG]: N episodes per task, the best by PRM kept;"
+            " wbon:n=N [,...] votes final answers with PRM weights."
+            " AGG: min, mean, last, product or soft_min. none (or greedy): no search."
+            " Repeat --search to compare methods in one run; add --search none for the plain"
+            " agent as baseline; the report plots success against compute. Every row counts"
+            " all the compute it spent; LLM agents need --temperature > 0 for distinct"
+            " candidates.",
         ),
     ] = None,
     name: Annotated[str | None, typer.Option(help="Run name; default eval-SUITE-TIME.")] = None,
@@ -203,7 +211,11 @@ def eval_(
     ] = 8,
     temperature: Annotated[float, typer.Option(help="LLM sampling temperature; 0 = greedy.")] = 0.0,
 ) -> None:
-    """Evaluate agents on a suite; writes runs/NAME/ (config, trajectories, metrics, report)."""
+    """Evaluate agents on a suite; writes runs/NAME/ (config, trajectories, metrics, report).
+
+    Each agent runs under each --search method: one results row per pair, e.g.
+    `--agent noisy-oracle:0.5 --search none --search prune:k=4 --search bon:n=4`.
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
     from rich.table import Table
 
@@ -248,8 +260,10 @@ def eval_(
         except PrmgymError as exc:
             _fail(str(exc))
     table = Table(title=f"{loaded.name} v{loaded.version}")
-    for column in ("agent", "episodes", "success [95% CI]", "F1", "steps", "errors"):
+    for column in ("method", "episodes", "success [95% CI]", "F1", "steps", "errors"):
         table.add_column(column, no_wrap=True)
+    for column in ("samples/ep", "PRM calls/ep"):
+        table.add_column(column, justify="right")
     # One column per scorer, so each mean stays readable in a narrow terminal.
     sources = list(dict.fromkeys(k for m in metrics["agents"].values() for k in m["mean_prm"]))
     for source in sources:
@@ -257,6 +271,7 @@ def eval_(
     for agent_name, m in metrics["agents"].items():
         low, high = m["success_ci95"]
         broken = f" ({m['broken']} broken)" if m["broken"] else ""
+        compute = m["compute"]
         table.add_row(
             agent_name,
             f"{m['episodes']}{broken}",
@@ -264,11 +279,14 @@ def eval_(
             f"{m['mean_f1']:.3f}",
             f"{m['mean_steps']:.1f}",
             f"{m['action_error_rate']:.0%}",
+            f"{compute['actions_sampled_per_episode']:.1f}",
+            f"{compute['prm_calls_per_episode']:.1f}",
             *(f"{m['mean_prm'][k]:.2f}" if k in m["mean_prm"] else "-" for k in sources),
         )
     console.print(table)
     console.print(
-        "errors: share of steps the env rejected; then the mean step score of each scorer",
+        "errors: share of steps the env rejected; samples/ep: candidate actions drawn per"
+        " episode; then the mean step score of each scorer",
         style="dim",
     )
     for agent_name, m in metrics["agents"].items():

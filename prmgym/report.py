@@ -39,13 +39,85 @@ def _colour(value: float | None) -> str:
 
 
 def _svg(fig: Any) -> str:
-    buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight")
+    import matplotlib
     import matplotlib.pyplot as plt
+
+    buffer = io.StringIO()
+    # Text stays text (not glyph paths): smaller files, and labels a reader can search and copy.
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        fig.savefig(buffer, format="svg", bbox_inches="tight")
 
     plt.close(fig)
     text = buffer.getvalue()
     return text[text.find("<svg") :]
+
+
+COMPUTE_AXES = {
+    "actions_sampled_per_episode": "actions sampled per episode",
+    "generated_tokens_per_episode": "generated tokens per episode",
+}
+"""Compute measures the report plots success against, with their axis labels."""
+
+
+def compute_points(
+    metrics: dict[str, Any], measure: str
+) -> list[tuple[str, float, float, float, float]]:
+    """``(row, compute, success rate, CI low, CI high)`` per row that ran episodes.
+
+    ``measure`` is a key of a row's ``compute`` summary, e.g. ``actions_sampled_per_episode``.
+    Rows of older runs, without a compute summary, are left out.
+    """
+    points = []
+    for row, m in metrics.get("agents", {}).items():
+        if m.get("episodes", 0) and measure in m.get("compute", {}):
+            low, high = m["success_ci95"]
+            points.append((row, float(m["compute"][measure]), m["success_rate"], low, high))
+    return points
+
+
+def log_axis(xs: Sequence[float]) -> bool:
+    """Whether compute values ``xs`` need a log2 axis: they span more than 4x, none is zero.
+
+    Search methods spend several-fold the compute of a plain agent; on a linear axis the cheap
+    rows crowd together. A zero (scripted agents generate no tokens) rules a log axis out.
+
+    Example:
+        >>> log_axis([3.0, 12.0]), log_axis([3.0, 12.5]), log_axis([0.0, 100.0])
+        (False, True, False)
+    """
+    return bool(xs) and min(xs) > 0 and max(xs) > 4 * min(xs)
+
+
+def _compute_plot(points: Sequence[tuple[str, float, float, float, float]], label: str) -> str:
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import ScalarFormatter
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    seen: dict[tuple[float, float], int] = {}
+    for i, (row, x, rate, low, high) in enumerate(points):
+        colour = f"C{i % 10}"
+        ax.errorbar(x, rate, yerr=[[rate - low], [high - rate]], fmt="o", capsize=4, color=colour)
+        # Rows at the same point (same compute and success) get their labels stacked, not
+        # printed over each other.
+        below = seen.get((x, rate), 0)
+        seen[(x, rate)] = below + 1
+        ax.annotate(
+            row,
+            (x, rate),
+            xytext=(5, 4 - 10 * below),
+            textcoords="offset points",
+            fontsize=8,
+            color=colour,
+            clip_on=False,
+        )
+    if log_axis([x for _, x, *_ in points]):
+        ax.set_xscale("log", base=2)
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_xlabel(label)
+    ax.set_ylabel("success rate (95% CI)")
+    ax.set_title("Success vs compute")
+    return _svg(fig)
 
 
 def _plots(trajectories: Sequence[Trajectory], metrics: dict[str, Any]) -> list[str]:
@@ -69,8 +141,15 @@ def _plots(trajectories: Sequence[Trajectory], metrics: dict[str, Any]) -> list[
         ax.bar(agents, rates, yerr=[lows, highs], capsize=4, color="#4c72b0")
         ax.set_ylim(0, 1.05)
         ax.set_ylabel("success rate (95% CI)")
-        ax.set_title("Success by agent")
+        ax.set_title("Success by method")
+        # Row names ("agent + prune:k=4") overlap when set level side by side.
+        ax.tick_params(axis="x", labelrotation=30 if len(agents) > 2 else 0, labelsize=8)
         plots.append(_svg(fig))
+    for measure, label in COMPUTE_AXES.items():
+        points = compute_points(metrics, measure)
+        # Tokens are plotted only when some row generated any (LLM agents).
+        if points and any(x > 0 for _, x, *_ in points):
+            plots.append(_compute_plot(points, label))
     by_agent: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for t in trajectories:
         for step in t.steps:
@@ -126,20 +205,29 @@ def _episode_html(t: Trajectory) -> str:
     )
 
 
+_TABLE_COMPUTE = ("actions_sampled_per_episode", "env_steps_per_episode", "prm_calls_per_episode")
+
+
 def _table(metrics: dict[str, Any]) -> str:
     rows = []
     for agent, m in metrics.get("agents", {}).items():
         low, high = m["success_ci95"]
         prm = ", ".join(f"{k} {v:.2f}" for k, v in m["mean_prm"].items()) or "–"
+        compute = m.get("compute", {})
+        # Runs written before compute summaries existed show a dash, not a crash.
+        per_episode = "".join(
+            f"<td>{compute[k]:.1f}</td>" if k in compute else "<td>–</td>" for k in _TABLE_COMPUTE
+        )
         rows.append(
             f"<tr><td>{html.escape(agent)}</td><td>{m['episodes']}</td>"
             f"<td>{m['success_rate']:.1%} [{low:.2f}, {high:.2f}]</td><td>{m['mean_f1']:.3f}</td>"
             f"<td>{m['mean_steps']:.1f}</td><td>{m['action_error_rate']:.1%}</td><td>{prm}</td>"
-            f"<td>{m['broken']}</td><td>{m['completion_tokens']}</td></tr>"
+            f"<td>{m['broken']}</td>{per_episode}<td>{m['completion_tokens']}</td></tr>"
         )
     head = (
-        "<tr><th>agent</th><th>episodes</th><th>success [95% CI]</th><th>F1</th><th>steps</th>"
-        "<th>action errors</th><th>mean PRM</th><th>broken</th><th>generated tokens</th></tr>"
+        "<tr><th>method</th><th>episodes</th><th>success [95% CI]</th><th>F1</th><th>steps</th>"
+        "<th>action errors</th><th>mean PRM</th><th>broken</th><th>samples/ep</th>"
+        "<th>env steps/ep</th><th>PRM calls/ep</th><th>generated tokens</th></tr>"
     )
     return f"<table>{head}{''.join(rows)}</table>"
 

@@ -28,7 +28,11 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, flo
 
 
 def summarize(trajectories: Sequence[Trajectory]) -> dict[str, Any]:
-    """Success rate (with a 95% Wilson interval), F1, steps, errors, PRM means and compute."""
+    """Success rate (with a 95% Wilson interval), F1, steps, errors, PRM means and compute.
+
+    ``compute`` holds :func:`compute_per_episode`; the token and wall-time totals beside it
+    are kept for readers of older runs.
+    """
     n = len(trajectories)
     ok = [t for t in trajectories if t.error is None]
     successes = sum(t.success for t in ok)
@@ -53,4 +57,41 @@ def summarize(trajectories: Sequence[Trajectory]) -> dict[str, Any]:
         "prompt_tokens": sum(t.accounting.prompt_tokens for t in trajectories),
         "completion_tokens": sum(t.accounting.completion_tokens for t in trajectories),
         "episode_wall_time_s": wall,
+        "compute": compute_per_episode(trajectories),
+    }
+
+
+# Summary name -> Accounting field; "generated" says what completion tokens are to a reader.
+_COMPUTE_FIELDS = {
+    "actions_sampled": "actions_sampled",
+    "generated_tokens": "completion_tokens",
+    "prompt_tokens": "prompt_tokens",
+    "llm_calls": "llm_calls",
+    "prm_calls": "prm_calls",
+    "env_steps": "env_steps",
+    "wall_time_s": "wall_time_s",
+}
+
+
+def compute_per_episode(trajectories: Sequence[Trajectory]) -> dict[str, float]:
+    """Mean compute spent per episode, from each trajectory's accounting.
+
+    Broken episodes count too: their compute was spent. Under best-of-N a kept episode carries
+    the compute of all N, so these means compare search methods at equal footing.
+
+    Example:
+        >>> from prmgym.task import Task
+        >>> from prmgym.trajectory import Accounting
+        >>> task = Task(id="t", family="search", instruction="q")
+        >>> runs = [Trajectory(task=task, accounting=Accounting(actions_sampled=n)) for n in (2, 6)]
+        >>> compute_per_episode(runs)["actions_sampled_per_episode"]
+        4.0
+    """
+    return {
+        f"{name}_per_episode": (
+            fmean(float(getattr(t.accounting, field)) for t in trajectories)
+            if trajectories
+            else 0.0
+        )
+        for name, field in _COMPUTE_FIELDS.items()
     }

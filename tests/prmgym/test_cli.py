@@ -226,6 +226,43 @@ def test_eval_with_step_pruning_keeps_every_candidate(tmp_path):
     for trajectory in load_trajectories(tmp_path / "t" / "trajectories.jsonl"):
         assert all(1 <= len(s.candidates) <= 3 for s in trajectory.steps)
     config = yaml.safe_load((tmp_path / "t" / "config.yaml").read_text())
-    assert config["search"] == "prune:k=3"
-    bad = runner.invoke(app, [*args, "--search", "beam", "--runs-dir", str(tmp_path)])
+    assert config["search"] == ["prune:k=3"]
+    bad = runner.invoke(app, [*args, "--search", "nope:k=2", "--runs-dir", str(tmp_path)])
     assert bad.exit_code == 2 and "prune:k=K" in bad.output
+
+
+def test_eval_help_documents_every_search_syntax():
+    result = runner.invoke(app, ["eval", "--help"])
+    assert result.exit_code == 0, result.output
+    for syntax in ("prune:k=K", "early=", "keep=", "beam:b=", "bon:n=", "wbon:n=", "greedy"):
+        assert syntax in result.output
+    # Rich wraps help text inside a box: drop the borders before reading it as prose.
+    prose = " ".join(result.output.replace("│", " ").split())
+    assert "Repeat --search to compare methods in one run" in prose
+
+
+def test_eval_compares_repeated_searches_in_one_table(tmp_path):
+    args = ["eval", "--suite", "search-lite", "--agent", "noisy-oracle:0.5", "--episodes", "4"]
+    searches = ["--search", "none", "--search", "prune:k=4"]
+    # A wide terminal, so rich prints every column in full.
+    result = runner.invoke(
+        app,
+        [*args, *searches, "--runs-dir", str(tmp_path), "--name", "t"],
+        env={"COLUMNS": "200"},
+    )
+    assert result.exit_code == 0, result.output
+    assert "samples/ep" in result.output and "PRM calls/ep" in result.output
+    metrics = json.loads((tmp_path / "t" / "metrics.json").read_text())
+    assert list(metrics["agents"]) == ["noisy-oracle:0.5", "noisy-oracle:0.5 + prune:k=4"]
+    # The table's cells, row by row: the header, then one row per method.
+    cells = [
+        [cell.strip() for cell in line.strip("│┃").split(line[0])]
+        for line in result.output.splitlines()
+        if line and line[0] in "│┃"
+    ]
+    header, rows = cells[0], {row[0]: row for row in cells[1:]}
+    for method, m in metrics["agents"].items():
+        row = dict(zip(header, rows[method], strict=True))
+        assert row["samples/ep"] == f"{m['compute']['actions_sampled_per_episode']:.1f}"
+        assert row["PRM calls/ep"] == f"{m['compute']['prm_calls_per_episode']:.1f}"
+    assert "Success vs compute" in (tmp_path / "t" / "report.html").read_text()
