@@ -260,18 +260,21 @@ def eval_(
         except PrmgymError as exc:
             _fail(str(exc))
     table = Table(title=f"{loaded.name} v{loaded.version}")
-    for column in ("method", "episodes", "success [95% CI]", "F1", "steps", "errors"):
+    # Method names wrap; the figures never do, so the table stays readable in 80 columns.
+    table.add_column("method", overflow="fold")
+    for column in ("episodes", "success [95% CI]", "F1", "steps", "errors"):
         table.add_column(column, no_wrap=True)
-    for column in ("samples/ep", "PRM calls/ep"):
-        table.add_column(column, justify="right")
     # One column per scorer, so each mean stays readable in a narrow terminal.
     sources = list(dict.fromkeys(k for m in metrics["agents"].values() for k in m["mean_prm"]))
     for source in sources:
         table.add_column(source, justify="right", overflow="fold")
+    compute = Table(title="compute per episode")
+    compute.add_column("method", overflow="fold")
+    for column in ("samples", "env steps", "PRM calls", "tokens", "seconds"):
+        compute.add_column(column, justify="right", no_wrap=True)
     for agent_name, m in metrics["agents"].items():
         low, high = m["success_ci95"]
         broken = f" ({m['broken']} broken)" if m["broken"] else ""
-        compute = m["compute"]
         table.add_row(
             agent_name,
             f"{m['episodes']}{broken}",
@@ -279,14 +282,26 @@ def eval_(
             f"{m['mean_f1']:.3f}",
             f"{m['mean_steps']:.1f}",
             f"{m['action_error_rate']:.0%}",
-            f"{compute['actions_sampled_per_episode']:.1f}",
-            f"{compute['prm_calls_per_episode']:.1f}",
             *(f"{m['mean_prm'][k]:.2f}" if k in m["mean_prm"] else "-" for k in sources),
+        )
+        c = m["compute"]
+        compute.add_row(
+            agent_name,
+            f"{c['actions_sampled_per_episode']:.1f}",
+            f"{c['env_steps_per_episode']:.1f}",
+            f"{c['prm_calls_per_episode']:.1f}",
+            f"{c['generated_tokens_per_episode']:.0f}",
+            f"{c['wall_time_s_per_episode']:.2f}",
         )
     console.print(table)
     console.print(
-        "errors: share of steps the env rejected; samples/ep: candidate actions drawn per"
-        " episode; then the mean step score of each scorer",
+        "errors: share of steps the env rejected; then the mean step score of each scorer",
+        style="dim",
+    )
+    console.print(compute)
+    console.print(
+        "samples: candidate actions drawn (one generation each for an LLM); env steps include"
+        " lookahead, beam branches and replays; tokens: generated",
         style="dim",
     )
     for agent_name, m in metrics["agents"].items():

@@ -93,22 +93,19 @@ def _compute_plot(points: Sequence[tuple[str, float, float, float, float]], labe
     from matplotlib.ticker import ScalarFormatter
 
     fig, ax = plt.subplots(figsize=(5.5, 3.5))
-    seen: dict[tuple[float, float], int] = {}
+    markers = "osD^v<>ph*"
     for i, (row, x, rate, low, high) in enumerate(points):
-        colour = f"C{i % 10}"
-        ax.errorbar(x, rate, yerr=[[rate - low], [high - rate]], fmt="o", capsize=4, color=colour)
-        # Rows at the same point (same compute and success) get their labels stacked, not
-        # printed over each other.
-        below = seen.get((x, rate), 0)
-        seen[(x, rate)] = below + 1
-        ax.annotate(
-            row,
-            (x, rate),
-            xytext=(5, 4 - 10 * below),
-            textcoords="offset points",
-            fontsize=8,
-            color=colour,
-            clip_on=False,
+        # Methods often share a point (same compute, same success): a legend with distinct
+        # markers keeps every one readable where labels on the points would overlap.
+        ax.errorbar(
+            x,
+            rate,
+            yerr=[[rate - low], [high - rate]],
+            fmt=markers[i % len(markers)],
+            capsize=4,
+            color=f"C{i % 10}",
+            label=row,
+            alpha=0.85,
         )
     if log_axis([x for _, x, *_ in points]):
         ax.set_xscale("log", base=2)
@@ -117,6 +114,7 @@ def _compute_plot(points: Sequence[tuple[str, float, float, float, float]], labe
     ax.set_xlabel(label)
     ax.set_ylabel("success rate (95% CI)")
     ax.set_title("Success vs compute")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     return _svg(fig)
 
 

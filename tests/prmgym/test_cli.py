@@ -251,18 +251,19 @@ def test_eval_compares_repeated_searches_in_one_table(tmp_path):
         env={"COLUMNS": "200"},
     )
     assert result.exit_code == 0, result.output
-    assert "samples/ep" in result.output and "PRM calls/ep" in result.output
+    assert "compute per episode" in result.output
     metrics = json.loads((tmp_path / "t" / "metrics.json").read_text())
     assert list(metrics["agents"]) == ["noisy-oracle:0.5", "noisy-oracle:0.5 + prune:k=4"]
-    # The table's cells, row by row: the header, then one row per method.
-    cells = [
-        [cell.strip() for cell in line.strip("│┃").split(line[0])]
-        for line in result.output.splitlines()
-        if line and line[0] in "│┃"
-    ]
-    header, rows = cells[0], {row[0]: row for row in cells[1:]}
+    # The tables' cells, row by row: a header, then one row per method, for each table.
+    lines = [line for line in result.output.splitlines() if line and line[0] in "│┃"]
+    cells = [[cell.strip() for cell in line.strip("│┃").split(line[0])] for line in lines]
+    headers = [i for i, line in enumerate(lines) if line[0] == "┃"]
+    results, compute = cells[headers[0] : headers[1]], cells[headers[1] :]
     for method, m in metrics["agents"].items():
-        row = dict(zip(header, rows[method], strict=True))
-        assert row["samples/ep"] == f"{m['compute']['actions_sampled_per_episode']:.1f}"
-        assert row["PRM calls/ep"] == f"{m['compute']['prm_calls_per_episode']:.1f}"
+        row = dict(zip(results[0], next(r for r in results if r[0] == method), strict=True))
+        assert row["success [95% CI]"].startswith(f"{m['success_rate']:.1%}")
+        row = dict(zip(compute[0], next(r for r in compute if r[0] == method), strict=True))
+        assert row["samples"] == f"{m['compute']['actions_sampled_per_episode']:.1f}"
+        assert row["PRM calls"] == f"{m['compute']['prm_calls_per_episode']:.1f}"
+        assert row["env steps"] == f"{m['compute']['env_steps_per_episode']:.1f}"
     assert "Success vs compute" in (tmp_path / "t" / "report.html").read_text()
