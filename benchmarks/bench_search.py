@@ -37,11 +37,17 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, default=0.8, help="LLM sampling temperature.")
     parser.add_argument("--sizes", default="2,4,8", help="N and K values.")
     parser.add_argument("--beams", type=int, default=2, help="Beams of the beam-search rows.")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="Repeat every method with policy seeds 0..S-1 (fresh reset seeds each) and pool"
+        " the episodes.",
+    )
     parser.add_argument("--plot", default=None, help="Write a success-vs-compute plot here.")
     args = parser.parse_args()
 
     ids = [t.id for t in make_env().unwrapped.tasks[: args.tasks]]
-    policy = make_policy(args.agent, temperature=args.temperature, seed=0)
     sizes = [int(s) for s in args.sizes.split(",")]
     specs = ["greedy"]
     specs += [f"bon:n={n}" for n in sizes]
@@ -50,17 +56,21 @@ def main() -> None:
     specs += [f"beam:b={args.beams},k={k}" for k in sizes]
 
     rows = []
-    print(f"{args.agent} on {len(ids)} search-lite tasks, verifier PRM")
+    print(
+        f"{args.agent} on {len(ids)} search-lite tasks x {args.seeds} seed(s), verifier PRM;"
+        f" reset seeds 0..{len(ids) * args.seeds - 1}"
+    )
     header = f"{'method':22} {'success':>8} {'95% CI':>13} {'samples/ep':>10} {'env steps/ep':>12}"
     print(header + f" {'PRM calls/ep':>12} {'s':>6}")
     for name in specs:
         start = time.perf_counter()
-        if name == "greedy":
-            # Greedy: temperature 0 for LLMs (the noisy oracle has no temperature).
-            greedy = make_policy(args.agent, temperature=0.0)
-            runs = run_search(make_env, ids, greedy, None)
-        else:
-            runs = run_search(make_env, ids, policy, make_search(name, family="search"))
+        method = None if name == "greedy" else make_search(name, family="search")
+        # Greedy: temperature 0 for LLMs (the noisy oracle has no temperature).
+        temperature = 0.0 if method is None else args.temperature
+        runs = []
+        for seed in range(args.seeds):
+            policy = make_policy(args.agent, temperature=temperature, seed=seed)
+            runs += run_search(make_env, ids, policy, method, seed=seed * len(ids))
         seconds = time.perf_counter() - start
         wins = sum(t.success for t in runs)
         low, high = wilson_interval(wins, len(runs))
@@ -93,27 +103,34 @@ def main() -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(figsize=(5, 3.5))
-        for family, marker in (
-            ("greedy", "s"),
-            ("bon", "o"),
-            ("prune:k=", "^"),
-            ("lookahead", "v"),
-            ("beam", "D"),
-        ):
-            pts = [
-                r
-                for r in rows
-                if (family in r[0] if family == "lookahead" else r[0].startswith(family))
-                and (family == "lookahead" or "lookahead" not in r[0])
-            ]
-            if pts:
-                ax.plot([p[2] for p in pts], [p[1] for p in pts], marker=marker, label=family)
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("actions sampled per episode")
-        ax.set_ylabel("success rate")
-        ax.set_title(f"{args.agent}: success vs compute")
-        ax.legend(fontsize=8)
+        def curve(name: str) -> str:
+            if name == "greedy":
+                return "greedy"
+            if "lookahead" in name:
+                return "prune + lookahead"
+            return name.split(":")[0]
+
+        curves: dict[str, list[tuple[str, float, float, float]]] = {}
+        for row in rows:
+            curves.setdefault(curve(row[0]), []).append(row)
+        markers = dict(
+            zip(["greedy", "bon", "prune", "prune + lookahead", "beam"], "so^vD", strict=True)
+        )
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
+        # Samples are what the policy pays; env steps are what the environment pays.
+        for ax, column, label in ((axes[0], 2, "actions sampled"), (axes[1], 3, "env steps")):
+            for name, points in curves.items():
+                ax.plot(
+                    [p[column] for p in points],
+                    [p[1] for p in points],
+                    marker=markers.get(name, "o"),
+                    label=name,
+                )
+            ax.set_xscale("log", base=2)
+            ax.set_xlabel(f"{label} per episode")
+        axes[0].set_ylabel("success rate")
+        axes[0].legend(fontsize=8)
+        fig.suptitle(f"{args.agent} on search-lite: success vs compute")
         fig.tight_layout()
         fig.savefig(args.plot)
         print(f"plot written to {args.plot}")

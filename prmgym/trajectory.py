@@ -87,7 +87,19 @@ class Step(BaseModel):
 
 
 class Accounting(BaseModel):
-    """Compute spent on an episode, so methods can be compared at equal compute."""
+    """Compute spent on an episode, so methods can be compared at equal compute.
+
+    Attributes:
+        prompt_tokens: Prompt tokens the policy's generate calls read.
+        completion_tokens: Tokens the policy generated (every candidate and draft).
+        llm_calls: Batched generate calls this episode took part in.
+        prm_calls: PRM invocations: one per batched ``score`` or ``score_candidates`` call,
+            however many steps or candidates it scored.
+        env_steps: Env steps taken, including lookahead and beam branches and the replays of
+            envs without snapshots.
+        actions_sampled: Candidate actions the policy drew (one per step without search).
+        wall_time_s: Wall-clock seconds from reset to the last score.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
