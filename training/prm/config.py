@@ -9,16 +9,13 @@ Each field is documented once, below; ``__post_init__`` rejects bad values sayin
 
 from __future__ import annotations
 
-import dataclasses
-import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-import yaml
+from typing import Literal
 
 from prmgym.errors import ConfigError
+from prmgym.training.yaml_config import load_dataclass
 
 PRMKind = Literal["token-classification", "implicit"]
 DataSource = Literal["perturbed", "file", "rollouts"]
@@ -168,50 +165,6 @@ class TrainPRMConfig:
             raise ConfigError(f"beta must be positive (PRIME uses 0.05), got {self.beta}")
 
 
-def _build(cls: type, values: dict[str, Any], prefix: str = "") -> Any:
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigError(
-            f"unknown field(s) {', '.join(prefix + u for u in unknown)}; "
-            f"known: {', '.join(prefix + k for k in sorted(known))}"
-        )
-    hints = typing.get_type_hints(cls)
-    coerced = {k: _coerce(prefix + k, hints[k], v) for k, v in values.items()}
-    try:
-        return cls(**coerced)
-    except TypeError as exc:
-        raise ConfigError(f"bad {prefix or 'config'} values: {exc}") from None
-
-
-def _coerce(name: str, hint: Any, value: Any) -> Any:
-    """Numbers YAML read as text (``5e-4`` is a string in YAML 1.1) become the field's type."""
-    if hint not in (int, float) or isinstance(value, bool):
-        return value
-    kind = "a whole number" if hint is int else "a number"
-    if isinstance(value, int | float):
-        if hint is int and not float(value).is_integer():
-            raise ConfigError(f"{name} must be {kind}, got {value!r}")
-        return hint(value)
-    try:
-        return hint(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be {kind}, got {value!r}") from None
-
-
-def _apply_override(values: dict[str, Any], override: str) -> None:
-    key, sep, raw = override.partition("=")
-    if not sep or not key.strip():
-        raise ConfigError(f"override {override!r} is not KEY=VALUE, e.g. epochs=2 or data.count=50")
-    *parents, leaf = key.strip().split(".")
-    target = values
-    for parent in parents:
-        target = target.setdefault(parent, {})
-        if not isinstance(target, dict):
-            raise ConfigError(f"override {override!r}: {parent} is not a section")
-    target[leaf] = yaml.safe_load(raw)
-
-
 def load_train_prm_config(
     path: str | Path | None = None, overrides: Sequence[str] = ()
 ) -> TrainPRMConfig:
@@ -225,18 +178,4 @@ def load_train_prm_config(
         ConfigError: The file is missing or not a mapping, a key is unknown, or a value fails
             validation; the message says which and how to fix it.
     """
-    values: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file {path} not found; see configs/train-prm-search.yaml")
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{path} must hold a mapping of TrainPRMConfig fields")
-        values = loaded
-    for override in overrides:
-        _apply_override(values, override)
-    data = values.get("data") or {}
-    if not isinstance(data, dict):
-        raise ConfigError("data must be a mapping of data fields, e.g. data: {source: perturbed}")
-    return _build(TrainPRMConfig, {**values, "data": _build(PRMDataConfig, data, "data.")})
+    return load_dataclass(TrainPRMConfig, path, overrides, example="configs/train-prm-search.yaml")
