@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from statistics import fmean
 
 import gymnasium
@@ -26,8 +27,10 @@ from prmgym.agents.search import make_search, run_search
 from prmgym.summary import wilson_interval
 
 
-def make_env():
-    return gymnasium.make("prmgym/SearchQA-v0", split="test")
+def env_factory(max_steps: int | None) -> Callable[[], gymnasium.Env[str, str]]:
+    """Builds search-lite test envs; ``max_steps`` None keeps the registered step limit."""
+    limit = {} if max_steps is None else {"max_episode_steps": max_steps}
+    return lambda: gymnasium.make("prmgym/SearchQA-v0", split="test", **limit)
 
 
 def main() -> None:
@@ -45,7 +48,15 @@ def main() -> None:
         " the episodes.",
     )
     parser.add_argument("--plot", default=None, help="Write a success-vs-compute plot here.")
+    parser.add_argument(
+        "--max-steps",
+        type=int,
+        default=None,
+        help="Cut episodes at this many steps (default: the env's 12); a solved episode takes"
+        " 3, and a wandering LLM spends most of the time in the rest.",
+    )
     args = parser.parse_args()
+    make_env = env_factory(args.max_steps)
 
     ids = [t.id for t in make_env().unwrapped.tasks[: args.tasks]]
     sizes = [int(s) for s in args.sizes.split(",")]
