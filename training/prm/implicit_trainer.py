@@ -33,6 +33,7 @@ from prmgym.rewards.learned.implicit import (
 from prmgym.rewards.learned.loading import LearnedPRMInfo, write_marker
 from prmgym.rewards.render import RenderedTrajectory
 from prmgym.training.prm.config import TrainPRMConfig
+from prmgym.training.samples import right_padded
 
 logger = logging.getLogger(__name__)
 
@@ -60,20 +61,6 @@ def action_token_example(
     # The first token has no log-prob (nothing precedes it).
     mask[0] = False
     return ids, mask
-
-
-def _batch(
-    examples: Sequence[tuple[list[int], list[bool]]], pad_id: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    width = max(len(ids) for ids, _ in examples)
-    input_ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
-    attention = torch.zeros((len(examples), width), dtype=torch.long)
-    actions = torch.zeros((len(examples), width), dtype=torch.bool)
-    for row, (ids, mask) in enumerate(examples):
-        input_ids[row, : len(ids)] = torch.tensor(ids)
-        attention[row, : len(ids)] = 1
-        actions[row, : len(ids)] = torch.tensor(mask)
-    return input_ids, attention, actions
 
 
 def _action_log_prob(model: Any, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
@@ -136,7 +123,9 @@ def train_implicit(
     with torch.no_grad(), model.disable_adapter():
         for start in tqdm(range(0, len(examples), config.batch_size), desc="reference log-probs"):
             chunk = examples[start : start + config.batch_size]
-            reference[start : start + len(chunk)] = _action_log_prob(model, _batch(chunk, pad_id))
+            reference[start : start + len(chunk)] = _action_log_prob(
+                model, right_padded(chunk, pad_id)
+            )
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=config.learning_rate
     )
@@ -149,7 +138,7 @@ def train_implicit(
             order = torch.randperm(len(examples), generator=generator).tolist()
             for start in range(0, len(order), config.batch_size):
                 index = order[start : start + config.batch_size]
-                batch = _batch([examples[i] for i in index], pad_id)
+                batch = right_padded([examples[i] for i in index], pad_id)
                 loss = implicit_prm_loss(
                     _action_log_prob(model, batch), reference[index], outcomes[index], config.beta
                 )
