@@ -1,0 +1,85 @@
+"""Checkpoints a killed run resumes from.
+
+A checkpoint holds the trainable weights (the LoRA adapter, or every weight under full
+fine-tuning), the optimizer state, the random generators and the trainer's own state (the next
+iteration). It is written to a hidden folder and renamed into place, so a run killed mid-save
+(SIGKILL included) leaves the previous checkpoint intact and never a half-written one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+
+_PREFIX = "checkpoint-"
+_KEEP = 2
+"""Checkpoints kept on disk; older ones are deleted after a new one lands."""
+
+
+def save_checkpoint(
+    output_dir: str | Path,
+    iteration: int,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    state: dict[str, Any],
+) -> Path:
+    """Write the checkpoint of a finished ``iteration`` (0-based) and return its folder.
+
+    Args:
+        output_dir: The run's folder.
+        iteration: The iteration just finished; a resumed run starts at ``iteration + 1``.
+        model: The policy; only parameters that require grad are saved.
+        optimizer: Its optimizer.
+        state: JSON-serialisable trainer state saved beside the weights.
+    """
+    output_dir = Path(output_dir)
+    final = output_dir / f"{_PREFIX}{iteration:06d}"
+    partial = output_dir / f".partial-{_PREFIX}{iteration:06d}"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    trainable = {n: p.detach().cpu() for n, p in model.named_parameters() if p.requires_grad}
+    torch.save(trainable, partial / "trainable.pt")
+    torch.save(optimizer.state_dict(), partial / "optimizer.pt")
+    torch.save({"torch": torch.get_rng_state(), "python": random.getstate()}, partial / "rng.pt")
+    (partial / "state.json").write_text(json.dumps({**state, "iteration": iteration}, indent=1))
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(partial, final)
+    for old in _checkpoints(output_dir)[:-_KEEP]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def _checkpoints(output_dir: Path) -> list[Path]:
+    return sorted(p for p in output_dir.glob(f"{_PREFIX}*") if (p / "state.json").is_file())
+
+
+def latest_checkpoint(output_dir: str | Path) -> Path | None:
+    """The newest complete checkpoint in ``output_dir``, or None."""
+    found = _checkpoints(Path(output_dir))
+    return found[-1] if found else None
+
+
+def load_checkpoint(
+    path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer
+) -> dict[str, Any]:
+    """Restore weights, optimizer and random generators from ``path``; return the state."""
+    path = Path(path)
+    trainable = torch.load(path / "trainable.pt", weights_only=True)
+    missing = set(trainable) - {n for n, _ in model.named_parameters()}
+    if missing:
+        raise ValueError(
+            f"checkpoint {path} holds weights this model lacks ({sorted(missing)[:3]}...);"
+            " resume with the same model and LoRA settings"
+        )
+    model.load_state_dict(trainable, strict=False)
+    optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
+    rng = torch.load(path / "rng.pt", weights_only=False)
+    torch.set_rng_state(rng["torch"])
+    random.setstate(rng["python"])
+    return json.loads((path / "state.json").read_text())

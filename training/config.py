@@ -1,0 +1,224 @@
+"""TrainConfig: what ``prmgym train`` trains, on which episodes, and how.
+
+Loaded from YAML with ``KEY=VALUE`` overrides (dotted keys reach into sections)::
+
+    config = load_train_config("configs/quickstart.yaml", ["rollout.group_size=8", "lora=null"])
+
+Each field is documented once, below; ``__post_init__`` rejects bad values saying how to fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from prmgym.errors import ConfigError
+from prmgym.training.policy_model import LoraSettings
+from prmgym.training.yaml_config import load_dataclass
+
+ProcessReturn = Literal["discounted", "min", "delta", "raw"]
+Normalize = Literal["std", "none"]
+Baseline = Literal["mean", "leave_one_out"]
+
+
+def _one_of(name: str, value: str, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{name} is one of {', '.join(allowed)}, got {value!r}")
+
+
+def _at_least(config: Any, minimum: float, *names: str) -> None:
+    for name in names:
+        if getattr(config, name) < minimum:
+            raise ConfigError(f"{name} must be at least {minimum:g}, got {getattr(config, name)}")
+
+
+@dataclass
+class RolloutConfig:
+    """Which episodes each iteration collects."""
+
+    env_id: str = "prmgym/SearchQA-v0"
+    """The registered env the policy acts in."""
+
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Extra keyword arguments of ``gymnasium.make`` (e.g. ``corpus``, ``tasks``)."""
+
+    split: str = "train"
+    """Task split trained on; ``eval.split`` measures."""
+
+    tasks_per_iteration: int = 8
+    """Tasks drawn (seeded) per iteration."""
+
+    group_size: int = 4
+    """Episodes per task (G): the group outcome advantages are normalised in."""
+
+    max_steps: int = 6
+    """Step limit of each episode."""
+
+    temperature: float = 0.8
+    """Sampling temperature of the rollouts (groups need distinct episodes)."""
+
+    max_new_tokens: int = 48
+    """Most tokens per action."""
+
+    batch_size: int = 32
+    """Live episodes at once; generation is batched across them."""
+
+    prm: str | None = "verifier"
+    """Scorer spec of the step rewards (``verifier``, ``rubric``, a PRM dir...; see ``prmgym
+    eval --prm``); null trains on outcomes alone."""
+
+    distributed: Literal["local", "ray"] = "local"
+    """``local`` runs envs in this process; ``ray`` runs them in Ray actors."""
+
+    workers: int = 2
+    """Ray env workers (``distributed: ray``)."""
+
+    def __post_init__(self) -> None:
+        _at_least(
+            self, 1, "tasks_per_iteration", "group_size", "max_steps", "max_new_tokens", "workers"
+        )
+        _at_least(self, 1, "batch_size")
+        if self.temperature <= 0:
+            raise ConfigError(
+                "rollout.temperature must be above 0: a group needs distinct episodes"
+            )
+        _one_of("rollout.distributed", self.distributed, ("local", "ray"))
+
+
+@dataclass
+class AdvantageConfig:
+    """How outcome and step rewards become per-step advantages (DESIGN section 7)."""
+
+    omega: float = 1.0
+    """Weight of the step-level term: A = A_E + omega * A_S (0: outcome only)."""
+
+    process: ProcessReturn = "discounted"
+    """Step return Q: ``discounted`` sum, ``min`` (PURE), ``delta``, or the ``raw`` PRM score."""
+
+    gamma: float = 0.95
+    """Discount of the ``discounted`` process return."""
+
+    normalize: Normalize = "std"
+    """Divide by the group's std (``std``) or not (``none``)."""
+
+    baseline: Baseline = "mean"
+    """Group mean (GRPO) or the mean of the others (``leave_one_out``, RLOO)."""
+
+    clip: float | None = None
+    """Clip advantages to [-clip, clip] (a guard against reward hacking); null: no clip."""
+
+    def __post_init__(self) -> None:
+        _one_of("advantages.process", self.process, ("discounted", "min", "delta", "raw"))
+        _one_of("advantages.normalize", self.normalize, ("std", "none"))
+        _one_of("advantages.baseline", self.baseline, ("mean", "leave_one_out"))
+        if not 0 < self.gamma <= 1:
+            raise ConfigError(f"advantages.gamma is in (0, 1], got {self.gamma}")
+        if self.omega < 0 or (self.clip is not None and self.clip <= 0):
+            raise ConfigError("advantages.omega must be >= 0 and advantages.clip positive or null")
+
+
+@dataclass
+class OptimConfig:
+    """The policy update of each iteration."""
+
+    learning_rate: float = 2e-4
+    """AdamW learning rate (LoRA takes larger rates than full fine-tuning)."""
+
+    epochs: int = 1
+    """Passes over each iteration's samples (PPO epochs)."""
+
+    minibatch_size: int = 8
+    """Action samples per forward pass."""
+
+    grad_accumulation: int = 1
+    """Minibatches per optimizer step."""
+
+    clip_eps: float = 0.2
+    """PPO clip range of the probability ratio."""
+
+    kl_coef: float = 0.0
+    """Weight of the KL penalty to the reference (the LoRA base); 0 skips it."""
+
+    max_grad_norm: float = 1.0
+    """Gradient norm clip."""
+
+    max_prompt_tokens: int | None = None
+    """Keep at most this many prompt tokens per sample (the most recent); null keeps all."""
+
+    def __post_init__(self) -> None:
+        _at_least(self, 1, "epochs", "minibatch_size", "grad_accumulation")
+        if self.learning_rate <= 0 or self.clip_eps <= 0 or self.max_grad_norm <= 0:
+            raise ConfigError("learning_rate, clip_eps and max_grad_norm must be positive")
+        if self.kl_coef < 0:
+            raise ConfigError(f"kl_coef must be >= 0, got {self.kl_coef}")
+
+
+@dataclass
+class EvalConfig:
+    """Held-out measurement during training."""
+
+    split: str = "test"
+    """Task split measured on."""
+
+    tasks: int = 50
+    """Tasks measured (the split's first ones), one greedy episode each."""
+
+    every: int = 5
+    """Measure every this many iterations (and before the first and after the last); 0: only
+    before and after."""
+
+    def __post_init__(self) -> None:
+        _at_least(self, 1, "tasks")
+        _at_least(self, 0, "every")
+
+
+@dataclass
+class TrainConfig:
+    """An RL training run of an LLM agent."""
+
+    model: str = "smollm2"
+    """``smollm2`` (the embedded default), a local model dir, or a cached hub id."""
+
+    lora: LoraSettings | None = field(default_factory=LoraSettings)
+    """LoRA adapter settings; null fine-tunes every weight."""
+
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    """Which episodes each iteration collects."""
+
+    advantages: AdvantageConfig = field(default_factory=AdvantageConfig)
+    """How rewards become advantages."""
+
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    """The update."""
+
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    """Held-out measurement."""
+
+    iterations: int = 20
+    """Rollout-and-update iterations."""
+
+    checkpoint_every: int = 1
+    """Save a checkpoint every this many iterations (the run resumes from the last)."""
+
+    output_dir: str = "runs/train"
+    """Where checkpoints, metrics.jsonl and the final model go."""
+
+    seed: int = 0
+    """Seed of task draws, sampling and initialisation."""
+
+    device: str = "cpu"
+    """Torch device of the policy."""
+
+    def __post_init__(self) -> None:
+        _at_least(self, 1, "iterations", "checkpoint_every")
+
+
+def load_train_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> TrainConfig:
+    """Read a TrainConfig from YAML (or the defaults when ``path`` is None) plus overrides.
+
+    Raises:
+        ConfigError: The file is missing, a key is unknown, or a value fails validation.
+    """
+    return load_dataclass(TrainConfig, path, overrides, example="configs/quickstart.yaml")

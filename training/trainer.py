@@ -1,0 +1,295 @@
+"""The RL trainer: a short loop over rollout, advantage, update, checkpoint and evaluation.
+
+One iteration: draw ``rollout.tasks_per_iteration`` training tasks, run ``rollout.group_size``
+episodes of each with the policy sampling (one batched generate per round for every live
+episode), score their steps with the PRM, turn outcomes and step scores into dual-granularity
+advantages per task group, and take PPO-clip steps on the action tokens. Checkpoints land every
+``checkpoint_every`` iterations; ``resume=True`` continues from the newest one. Held-out success
+(greedy, one episode per task) is measured before training, every ``eval.every`` iterations and
+at the end; everything goes to ``metrics.jsonl``.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import fmean
+from typing import Any
+
+import torch
+
+from prmgym.agents.backends.transformers_backend import TransformersBackend
+from prmgym.agents.policies.llm import LLMPolicy
+from prmgym.agents.runner import ProgressCallback, run_episodes
+from prmgym.generation import GenerationConfig
+from prmgym.registry import env_info
+from prmgym.rewards.registry import make_scorer
+from prmgym.summary import wilson_interval
+from prmgym.training.advantages import dual_granularity_advantages
+from prmgym.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from prmgym.training.config import OptimConfig, TrainConfig
+from prmgym.training.loss import action_logprobs, ppo_clip_loss
+from prmgym.training.metrics_log import MetricsLog
+from prmgym.training.policy_model import load_policy_model, reference_logprobs
+from prmgym.training.rollouts import (
+    EnvFactory,
+    collect_groups,
+    draw_tasks,
+    env_factory,
+    split_task_ids,
+)
+from prmgym.training.samples import ActionSample, action_samples, replay_first_observations
+from prmgym.training.yaml_config import to_yaml
+from prmgym.trajectory import Trajectory
+
+IterationCallback = Callable[[int, dict[str, float]], None]
+
+
+@dataclass
+class TrainResult:
+    """What a finished run left behind."""
+
+    output_dir: Path
+    """The run's folder (checkpoints, ``metrics.jsonl``, ``config.yaml``, ``final/``)."""
+    metrics: list[dict[str, Any]]
+    """Every line of ``metrics.jsonl``."""
+
+
+def evaluate_policy(
+    backend: TransformersBackend,
+    make_env: EnvFactory,
+    task_ids: Sequence[str],
+    *,
+    max_new_tokens: int,
+    batch_size: int = 32,
+    on_done: ProgressCallback | None = None,
+) -> dict[str, float]:
+    """Greedy success on ``task_ids`` (one episode each) with its 95% Wilson interval."""
+    policy = LLMPolicy(backend, GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0))
+    runs = run_episodes(make_env, task_ids, policy, batch_size=batch_size, on_done=on_done)
+    wins = sum(t.success for t in runs)
+    low, high = wilson_interval(wins, len(runs))
+    return {"eval/success": wins / len(runs), "eval/success_low": low, "eval/success_high": high}
+
+
+def rollout_metrics(trajectories: Sequence[Trajectory]) -> dict[str, float]:
+    """Success, outcome, length, PRM mean, broken share and compute of an iteration's episodes."""
+    ok = [t for t in trajectories if t.error is None]
+    scores = [s.scores[-1].value for t in ok for s in t.steps if s.scores]
+    return {
+        "rollout/success": fmean(t.success for t in ok) if ok else 0.0,
+        "rollout/outcome": fmean(t.outcome_reward for t in ok) if ok else 0.0,
+        "rollout/steps": fmean(len(t.steps) for t in ok) if ok else 0.0,
+        "rollout/prm": fmean(scores) if scores else 0.0,
+        "rollout/broken": 1 - len(ok) / len(trajectories) if trajectories else 0.0,
+        "rollout/generated_tokens": float(
+            sum(t.accounting.completion_tokens for t in trajectories)
+        ),
+    }
+
+
+def update_policy(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    samples: Sequence[ActionSample],
+    optim: OptimConfig,
+    *,
+    pad_id: int,
+    generator: random.Random,
+) -> dict[str, float]:
+    """PPO-clip epochs over ``samples``; the old log-probs are the policy's before the update.
+
+    Samples with a zero advantage carry no gradient and are skipped.
+    """
+    samples = [s for s in samples if s.advantage != 0 and s.action_ids]
+    if not samples:
+        return {"update/samples": 0.0}
+    model.train()
+    with torch.no_grad():
+        old, _ = action_logprobs(model, samples, batch_size=optim.minibatch_size, pad_id=pad_id)
+    reference = None
+    if optim.kl_coef > 0:
+        reference = reference_logprobs(
+            model, samples, batch_size=optim.minibatch_size, pad_id=pad_id
+        )
+    totals: dict[str, list[float]] = {}
+    order = list(range(len(samples)))
+    steps = 0
+    for _ in range(optim.epochs):
+        generator.shuffle(order)
+        batches = [
+            order[i : i + optim.minibatch_size] for i in range(0, len(order), optim.minibatch_size)
+        ]
+        for n, batch in enumerate(batches):
+            chosen = [samples[i] for i in batch]
+            logprobs, entropy = action_logprobs(
+                model, chosen, batch_size=len(chosen), pad_id=pad_id, with_entropy=True
+            )
+            loss, stats = ppo_clip_loss(
+                logprobs,
+                [old[i] for i in batch],
+                [s.advantage for s in chosen],
+                clip_eps=optim.clip_eps,
+                ref_logprobs=None if reference is None else [reference[i] for i in batch],
+                kl_coef=optim.kl_coef,
+            )
+            (loss / optim.grad_accumulation).backward()
+            if (n + 1) % optim.grad_accumulation == 0 or n == len(batches) - 1:
+                norm = torch.nn.utils.clip_grad_norm_(
+                    [p for p in model.parameters() if p.requires_grad], optim.max_grad_norm
+                )
+                optimizer.step()
+                optimizer.zero_grad()
+                steps += 1
+                stats["grad_norm"] = float(norm)
+            if entropy is not None:
+                stats["entropy"] = float(torch.cat(entropy).detach().mean())
+            for key, value in stats.items():
+                totals.setdefault(key, []).append(float(value))
+    model.eval()
+    summary = {f"update/{k}": fmean(v) for k, v in totals.items()}
+    summary.update({"update/samples": float(len(samples)), "update/optimizer_steps": float(steps)})
+    return summary
+
+
+def train(
+    config: TrainConfig,
+    *,
+    resume: bool = False,
+    on_episode: ProgressCallback | None = None,
+    on_iteration: IterationCallback | None = None,
+) -> TrainResult:
+    """Run (or resume) the training described by ``config``.
+
+    Args:
+        config: What to train and how.
+        resume: Continue from the newest checkpoint in ``config.output_dir`` (a fresh start when
+            there is none).
+        on_episode: Called with every finished rollout or evaluation episode (progress bars).
+        on_iteration: Called with each iteration's number (1-based) and metrics.
+    """
+    output = Path(config.output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "config.yaml").write_text(to_yaml(config), encoding="utf-8")
+    torch.manual_seed(config.seed)
+    backend = load_policy_model(config.model, lora=config.lora, device=config.device)
+    model = backend.model
+    optimizer = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=config.optim.learning_rate
+    )
+    done = 0
+    checkpoint = latest_checkpoint(output) if resume else None
+    if checkpoint is not None:
+        done = int(load_checkpoint(checkpoint, model, optimizer)["iteration"]) + 1
+    log = MetricsLog(output, start=done + 1 if done else 0)
+    rollout = config.rollout
+    make_env = env_factory(rollout.env_id, rollout.split, rollout.max_steps, **rollout.env_kwargs)
+    eval_env = env_factory(
+        rollout.env_id, config.eval.split, rollout.max_steps, **rollout.env_kwargs
+    )
+    train_ids = split_task_ids(make_env)
+    eval_ids = split_task_ids(eval_env)[: config.eval.tasks]
+    family = env_info(rollout.env_id).family
+    prm = make_scorer(rollout.prm, family=family) if rollout.prm else None
+    pad_id = backend.tokenizer.pad_token_id
+    measure = lambda: evaluate_policy(  # noqa: E731
+        backend,
+        eval_env,
+        eval_ids,
+        max_new_tokens=rollout.max_new_tokens,
+        batch_size=rollout.batch_size,
+        on_done=on_episode,
+    )
+    if done == 0:
+        before = measure()
+        log.log(0, before)
+        if on_iteration is not None:
+            on_iteration(0, before)
+    for iteration in range(done, config.iterations):
+        started = time.perf_counter()
+        policy = LLMPolicy(
+            backend,
+            GenerationConfig(
+                max_new_tokens=rollout.max_new_tokens,
+                temperature=rollout.temperature,
+                seed=config.seed * 1_000_003 + iteration,
+            ),
+            name="policy",
+        )
+        tasks = draw_tasks(train_ids, rollout.tasks_per_iteration, config.seed, iteration)
+        groups = collect_groups(
+            make_env,
+            tasks,
+            policy,
+            rollout.group_size,
+            scorers=[prm] if prm is not None else [],
+            batch_size=rollout.batch_size,
+            seed=(config.seed + iteration) * 100_000,
+            on_done=on_episode,
+        )
+        advantages = [
+            dual_granularity_advantages(
+                group,
+                prm=prm.name if prm is not None else None,
+                omega=config.advantages.omega if prm is not None else 0.0,
+                process=config.advantages.process,
+                gamma=config.advantages.gamma,
+                normalize=config.advantages.normalize,
+                baseline=config.advantages.baseline,
+                clip=config.advantages.clip,
+            )
+            for group in groups
+        ]
+        episodes = [t for group in groups for t in group]
+        env = make_env()
+        samples = action_samples(
+            episodes,
+            [a for group in advantages for a in group],
+            backend.tokenizer,
+            first_observations=replay_first_observations(env, episodes),
+            max_prompt_tokens=config.optim.max_prompt_tokens,
+        )
+        env.close()
+        rolled = time.perf_counter()
+        metrics = rollout_metrics(episodes)
+        metrics.update(
+            update_policy(
+                model,
+                optimizer,
+                samples,
+                config.optim,
+                pad_id=pad_id,
+                generator=random.Random(f"{config.seed}:{iteration}"),
+            )
+        )
+        metrics["time/rollout_s"] = rolled - started
+        metrics["time/update_s"] = time.perf_counter() - rolled
+        finished = iteration + 1
+        last = finished == config.iterations
+        if last or (config.eval.every and finished % config.eval.every == 0):
+            metrics.update(measure())
+        log.log(finished, metrics)
+        if last or finished % config.checkpoint_every == 0:
+            save_checkpoint(output, iteration, model, optimizer, {"seed": config.seed})
+        if on_iteration is not None:
+            on_iteration(finished, metrics)
+    log.close()
+    _save_final(backend, output / "final")
+    return TrainResult(output, log.records())
+
+
+def _save_final(backend: TransformersBackend, target: Path) -> None:
+    """The trained policy as a plain model directory (LoRA merged into a copy of the weights).
+
+    ``prmgym eval --agent transformers:DIR`` loads it like any other model.
+    """
+    model = backend.model
+    if hasattr(model, "merge_and_unload"):
+        import copy
+
+        model = copy.deepcopy(model).merge_and_unload()
+    model.save_pretrained(target)
+    backend.tokenizer.save_pretrained(target)
