@@ -1,0 +1,109 @@
+"""P7: outcome-only against dual-granularity advantages, same seeds and episode budget.
+
+Trains the same config twice per seed, once with ``advantages.omega=0`` (outcome only: the
+group-normalised episode outcome, GRPO) and once with the configured omega (outcome plus the
+step-level process term from the PRM), measuring held-out success after every iteration. Prints
+both success curves against episodes spent and the share of outcome-only's episode budget that
+dual granularity needs to reach outcome-only's final success (below 1.00 = dual is more sample
+efficient).
+
+    python benchmarks/bench_training.py                                  # quickstart, seed 0
+    python benchmarks/bench_training.py --seeds 3 --plot benchmarks/training.svg
+    python benchmarks/bench_training.py iterations=4 eval.tasks=20       # overrides
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from statistics import fmean
+
+from prmgym.training.config import load_train_config
+from prmgym.training.trainer import train
+
+
+def curve(metrics: list[dict], episodes_per_iteration: int) -> list[tuple[int, float]]:
+    """(episodes spent, held-out success) after every evaluated iteration."""
+    return [
+        (m["iteration"] * episodes_per_iteration, m["eval/success"])
+        for m in metrics
+        if "eval/success" in m
+    ]
+
+
+def episodes_to_reach(points: list[tuple[int, float]], target: float) -> int | None:
+    """Episodes spent when success first reached ``target`` (None: never)."""
+    return next((episodes for episodes, success in points if success >= target), None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", default="configs/quickstart.yaml", help="Training config.")
+    parser.add_argument("--seeds", type=int, default=1, help="Seeds 0..S-1 per variant.")
+    parser.add_argument("--output", default="runs/bench-training", help="Run folders go here.")
+    parser.add_argument("--plot", default=None, help="Write the success curves here (SVG/PNG).")
+    parser.add_argument("overrides", nargs="*", help="KEY=VALUE settings over the config.")
+    args = parser.parse_args()
+
+    base = load_train_config(args.config, args.overrides)
+    per_iteration = base.rollout.tasks_per_iteration * base.rollout.group_size
+    variants = {"outcome-only": 0.0, f"dual (omega={base.advantages.omega:g})": None}
+    curves: dict[str, list[list[tuple[int, float]]]] = {name: [] for name in variants}
+    for seed in range(args.seeds):
+        for name, omega in variants.items():
+            overrides = [
+                *args.overrides,
+                f"seed={seed}",
+                "eval.every=1",
+                f"output_dir={Path(args.output) / f'{name.split()[0]}-seed{seed}'}",
+            ]
+            if omega is not None:
+                overrides.append(f"advantages.omega={omega}")
+            config = load_train_config(args.config, overrides)
+            result = train(config)
+            points = curve(result.metrics, per_iteration)
+            curves[name].append(points)
+            print(f"{name} seed {seed}: " + ", ".join(f"{e}:{s:.0%}" for e, s in points))
+
+    print(f"\nheld-out success by episodes spent (mean of {args.seeds} seed(s))")
+    for name, runs in curves.items():
+        means = [fmean(run[i][1] for run in runs) for i in range(len(runs[0]))]
+        print(f"{name:24} " + " ".join(f"{m:6.1%}" for m in means))
+    outcome, dual = curves.values()
+    shares = []
+    for outcome_run, dual_run in zip(outcome, dual, strict=True):
+        target, budget = outcome_run[-1][1], outcome_run[-1][0]
+        reached = episodes_to_reach(dual_run, target)
+        shares.append(None if reached is None or budget == 0 else reached / budget)
+    for seed, share in enumerate(shares):
+        shown = "never reached" if share is None else f"{share:.2f} of the episodes"
+        print(f"seed {seed}: dual reaches outcome-only's final success at {shown}")
+
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        for colour, (name, runs) in zip(("C0", "C1"), curves.items(), strict=True):
+            for i, run in enumerate(runs):
+                ax.plot(
+                    [e for e, _ in run],
+                    [s for _, s in run],
+                    color=colour,
+                    alpha=0.8,
+                    marker="o",
+                    label=name if i == 0 else None,
+                )
+        ax.set_xlabel("training episodes")
+        ax.set_ylabel("held-out success")
+        ax.set_title("P7: outcome-only vs dual granularity")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(args.plot)
+        print(f"plot written to {args.plot}")
+
+
+if __name__ == "__main__":
+    main()
