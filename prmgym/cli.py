@@ -588,6 +588,8 @@ def train(
 
 
 _TRAIN_SHOWN = (
+    "sft/loss",
+    "sft/eval_success",
     "rollout/success",
     "rollout/prm",
     "update/loss",

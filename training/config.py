@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from prmgym.errors import ConfigError
 from prmgym.training.policy_model import LoraSettings
+from prmgym.training.sft import SFTSettings
 from prmgym.training.yaml_config import load_dataclass
 
 ProcessReturn = Literal["discounted", "min", "delta", "raw"]
@@ -195,6 +196,9 @@ class TrainConfig:
 
     eval: EvalConfig = field(default_factory=EvalConfig)
     """Held-out measurement."""
+
+    sft: SFTSettings | None = None
+    """SFT warm start before RL (null: none)."""
 
     iterations: int = 20
     """Rollout-and-update iterations."""

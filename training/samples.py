@@ -77,6 +77,33 @@ def replay_first_observations(
     return observations
 
 
+def step_chats(trajectory: Trajectory, first_observation: str) -> list[tuple[Chat, str]]:
+    """Per step, the chat the policy saw before it and the reply it wrote.
+
+    The chat before step t is built as ``LLMPolicy`` builds it: the family's
+    ``prompt_for(family).build_chat(observations, actions)`` with the first observation and
+    the observations of steps before t, and the actions of those steps. The reply is the step's
+    ``completion`` (the raw model output), or its ``action`` when the completion is empty
+    (scripted agents).
+
+    Args:
+        trajectory: An episode of a family with a prompt template.
+        first_observation: The observation its episode started from (see
+            :func:`replay_first_observations`).
+
+    Returns:
+        One ``(chat, reply)`` pair per step, in step order.
+    """
+    build_chat = prompt_for(trajectory.task.family).build_chat
+    observations, actions = [first_observation], []
+    pairs = []
+    for step in trajectory.steps:
+        pairs.append((build_chat(observations, actions), step.completion or step.action))
+        observations.append(step.observation)
+        actions.append(step.action)
+    return pairs
+
+
 def _template_ids(tokenizer: PreTrainedTokenizerBase, chat: Chat, **flags: bool) -> list[int]:
     # The backend templates to text and tokenizes without special tokens (the template holds
     # any bos), so the ids here are the ids the model was given.
@@ -115,12 +142,9 @@ def action_samples(
 ) -> list[ActionSample]:
     """One sample per step of every non-broken trajectory, in trajectory and step order.
 
-    The chat before step t is built as ``LLMPolicy`` builds it: the family's
-    ``prompt_for(family).build_chat(observations, actions)`` with the first observation and
-    the observations of steps before t, and the actions of those steps. The reply is the step's
-    ``completion`` (the raw model output), or its ``action`` when the completion is empty
-    (scripted agents). Prompt and prompt + reply are both chat-templated and tokenized; the
-    action ids are what the reply adds, up to and including the end-of-turn token.
+    Chats and replies come from :func:`step_chats`. Prompt and prompt + reply are both
+    chat-templated and tokenized; the action ids are what the reply adds, up to and including
+    the end-of-turn token.
 
     Args:
         trajectories: Episodes; broken ones (``error`` set) are skipped.
@@ -159,19 +183,16 @@ def action_samples(
                 f"trajectory {episode} has {len(trajectory.steps)} steps but "
                 f"{len(step_advantages)} advantages; give one advantage per step"
             )
-        build_chat = prompt_for(trajectory.task.family).build_chat
-        observations, actions = [first], []
-        for step, advantage in zip(trajectory.steps, step_advantages, strict=True):
-            chat = build_chat(observations, actions)
+        for step, advantage, (chat, reply) in zip(
+            trajectory.steps, step_advantages, step_chats(trajectory, first), strict=True
+        ):
             prompt_ids = _template_ids(tokenizer, chat, add_generation_prompt=True)
-            action_ids = _reply_ids(tokenizer, chat, prompt_ids, step.completion or step.action)
+            action_ids = _reply_ids(tokenizer, chat, prompt_ids, reply)
             if max_prompt_tokens is not None:
                 prompt_ids = prompt_ids[-max_prompt_tokens:]
             samples.append(
                 ActionSample(prompt_ids, action_ids, float(advantage), episode, step.index)
             )
-            observations.append(step.observation)
-            actions.append(step.action)
     return samples
 
 

@@ -7,6 +7,10 @@ advantages per task group, and take PPO-clip steps on the action tokens. Checkpo
 ``checkpoint_every`` iterations; ``resume=True`` continues from the newest one. Held-out success
 (greedy, one episode per task) is measured before training, every ``eval.every`` iterations and
 at the end; everything goes to ``metrics.jsonl``.
+
+With ``sft`` set, a fresh run fine-tunes the policy on expert steps after measuring it
+untrained (:mod:`prmgym.training.sft`), then measures it again: the iteration-0 line keeps the
+untrained ``eval/...`` figures and adds the warm start's as ``sft/...``.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from prmgym.training.rollouts import (
     split_task_ids,
 )
 from prmgym.training.samples import ActionSample, action_samples, replay_first_observations
+from prmgym.training.sft import sft_warm_start, warm_start_rows
 from prmgym.training.yaml_config import to_yaml
 from prmgym.trajectory import Trajectory
 
@@ -205,6 +210,11 @@ def train(
     )
     if done == 0:
         before = measure()
+        if config.sft is not None:
+            rows = warm_start_rows(config.sft, make_env, seed=config.seed)
+            warmed = sft_warm_start(backend, rows, config.sft, seed=config.seed)
+            warmed.update({k.replace("/", "_"): v for k, v in measure().items()})
+            before.update({f"sft/{k}": v for k, v in warmed.items()})
         log.log(0, before)
         if on_iteration is not None:
             on_iteration(0, before)
