@@ -70,22 +70,13 @@ class RolloutConfig:
     """Scorer spec of the step rewards (``verifier``, ``rubric``, a PRM dir...; see ``prmgym
     eval --prm``); null trains on outcomes alone."""
 
-    distributed: Literal["local", "ray"] = "local"
-    """``local`` runs envs in this process; ``ray`` runs them in Ray actors."""
-
-    workers: int = 2
-    """Ray env workers (``distributed: ray``)."""
-
     def __post_init__(self) -> None:
-        _at_least(
-            self, 1, "tasks_per_iteration", "group_size", "max_steps", "max_new_tokens", "workers"
-        )
+        _at_least(self, 1, "tasks_per_iteration", "group_size", "max_steps", "max_new_tokens")
         _at_least(self, 1, "batch_size")
         if self.temperature <= 0:
             raise ConfigError(
                 "rollout.temperature must be above 0: a group needs distinct episodes"
             )
-        _one_of("rollout.distributed", self.distributed, ("local", "ray"))
 
 
 @dataclass
