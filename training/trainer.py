@@ -114,7 +114,13 @@ def update_policy(
         return {"update/samples": 0.0}
     model.train()
     with torch.no_grad():
-        old, _ = action_logprobs(model, samples, batch_size=optim.minibatch_size, pad_id=pad_id)
+        old, _ = action_logprobs(
+            model,
+            samples,
+            batch_size=optim.minibatch_size,
+            pad_id=pad_id,
+            shared_prefix=optim.prefix_cache,
+        )
     reference = None
     if optim.kl_coef > 0:
         reference = reference_logprobs(
@@ -131,7 +137,12 @@ def update_policy(
         for n, batch in enumerate(batches):
             chosen = [samples[i] for i in batch]
             logprobs, entropy = action_logprobs(
-                model, chosen, batch_size=len(chosen), pad_id=pad_id, with_entropy=True
+                model,
+                chosen,
+                batch_size=len(chosen),
+                pad_id=pad_id,
+                with_entropy=True,
+                shared_prefix=optim.prefix_cache,
             )
             loss, stats = ppo_clip_loss(
                 logprobs,

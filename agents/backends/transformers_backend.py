@@ -203,6 +203,19 @@ class _StopStringCriteria(StoppingCriteria):
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
 
+def shared_prefix_length(rows: Sequence[Sequence[int]]) -> int:
+    """How many leading tokens all rows share, leaving each row at least one token of its own.
+
+    0 when that is under ``_MIN_PREFIX_TOKENS``: a short prefix saves less than copying its
+    key/value cache costs. Training reuses it to compute a batch's common prompt once.
+    """
+    length = min(len(row) for row in rows) - 1
+    first = rows[0]
+    for row in rows[1:]:
+        length = next((k for k in range(length) if row[k] != first[k]), length)
+    return length if length >= _MIN_PREFIX_TOKENS else 0
+
+
 class TransformersBackend:
     """A :class:`~prmgym.generation.GenerationBackend` and ``ChoiceBackend`` on transformers.
 
@@ -414,13 +427,8 @@ class TransformersBackend:
 
     @staticmethod
     def _shared_prefix(rows: list[list[int]]) -> list[int]:
-        """The token prefix all rows share, leaving each row at least one token of its own."""
-        length = min(len(row) for row in rows) - 1
-        first = rows[0]
-        for row in rows[1:]:
-            length = next((k for k in range(length) if row[k] != first[k]), length)
-        # A short prefix saves less than the cache copy costs.
-        return first[:length] if length >= _MIN_PREFIX_TOKENS else []
+        length = shared_prefix_length(rows)
+        return rows[0][:length] if length else []
 
     def _prefix_kv(
         self, prefix: list[int], *, compute: bool = True

@@ -60,6 +60,28 @@ def test_batched_logprobs_and_entropies_equal_one_forward_per_sample(model, samp
         torch.testing.assert_close(entropy, expected_entropy, atol=1e-5, rtol=0)
 
 
+def test_a_shared_prompt_prefix_computed_once_gives_the_same_logprobs(model, tokenizer):
+    # Prompts that share a long head (an agent's system prompt), then differ.
+    encode = lambda text: tokenizer(text, add_special_tokens=False)["input_ids"]  # noqa: E731
+    head = encode(" ".join(["You are an agent that searches documentation."] * 8))
+    shared = [
+        ActionSample(head + encode(p), encode(a) + [tokenizer.eos_token_id], 1.0, i, 0)
+        for i, (p, a) in enumerate(zip(PROMPTS, ACTIONS, strict=True))
+    ]
+    pad = tokenizer.pad_token_id
+    with torch.no_grad():
+        plain, plain_entropy = action_logprobs(model, shared, pad_id=pad, with_entropy=True)
+    cached, cached_entropy = action_logprobs(
+        model, shared, pad_id=pad, with_entropy=True, shared_prefix=True
+    )
+    for a, b, c, d in zip(plain, cached, plain_entropy, cached_entropy, strict=True):
+        torch.testing.assert_close(b.detach(), a, atol=1e-4, rtol=0)
+        torch.testing.assert_close(d.detach(), c, atol=1e-4, rtol=0)
+    # The gradient still reaches the weights through the tokens after the prefix.
+    torch.cat(cached).sum().backward()
+    assert model.model.layers[0].self_attn.q_proj.weight.grad.abs().sum() > 0
+
+
 def test_entropies_are_left_out_unless_asked(model, samples, tokenizer):
     with torch.no_grad():
         _, entropies = action_logprobs(model, samples[:2], pad_id=tokenizer.pad_token_id)
