@@ -92,8 +92,10 @@ def load_policy_model(
 ) -> TransformersBackend:
     """A generation backend whose model is ready to train.
 
-    The backend is built with ``prefix_cache=False`` (cached key/values would outlive the
-    weights they were computed with) and given its own copy of the weights, wrapped in a LoRA
+    The backend keeps its prefix cache (most of an agent's prompt is shared, so rollouts are
+    several times faster with it); whoever changes the weights must call
+    ``backend.forget_cached_prefixes()`` afterwards, as the trainer does after every update.
+    It gets its own copy of the weights, wrapped in a LoRA
     adapter in place so that ``generate`` samples from the adapted model. The model stays in
     eval mode, as loaded: dropout would make log-probs differ between rollout and update.
 
@@ -112,7 +114,7 @@ def load_policy_model(
         ProviderError: The model cannot be loaded.
         ConfigError: LoRA cannot wrap the model with these settings.
     """
-    backend = TransformersBackend(model, device=device, dtype=dtype, prefix_cache=False)
+    backend = TransformersBackend(model, device=device, dtype=dtype)
     # The loaded model is shared per process; training must not change other backends' weights.
     weights: Any = copy.deepcopy(backend.model)
     if lora is None:

@@ -224,6 +224,7 @@ def train(
         if config.sft is not None:
             rows = warm_start_rows(config.sft, make_env, seed=config.seed)
             warmed = sft_warm_start(backend, rows, config.sft, seed=config.seed)
+            backend.forget_cached_prefixes()
             warmed.update({k.replace("/", "_"): v for k, v in measure().items()})
             before.update({f"sft/{k}": v for k, v in warmed.items()})
         log.log(0, before)
@@ -286,6 +287,7 @@ def train(
                 generator=random.Random(f"{config.seed}:{iteration}"),
             )
         )
+        backend.forget_cached_prefixes()
         metrics["time/rollout_s"] = rolled - started
         metrics["time/update_s"] = time.perf_counter() - rolled
         finished = iteration + 1

@@ -267,6 +267,14 @@ class TransformersBackend:
         eos_ids.add(self.tokenizer.eos_token_id)
         self._eos_ids = sorted(i for i in eos_ids if i is not None)
 
+    def forget_cached_prefixes(self) -> None:
+        """Drop the prefix key/value cache; call it whenever the model's weights change.
+
+        Cached key/values were computed with the weights of their time: after a training
+        update they would silently mix the old model into generation.
+        """
+        self._prefixes.clear()
+
     def generate(self, chats: Sequence[Chat], config: GenerationConfig) -> list[list[Completion]]:
         """Generate ``config.n`` completions per chat; see ``GenerationBackend.generate``.
 

