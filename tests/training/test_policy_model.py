@@ -45,7 +45,7 @@ def adam_step(backend, samples, lr=1e-2):
 
 def test_lora_leaves_only_the_adapter_trainable(tiny_model_dir):
     backend = load_policy_model(tiny_model_dir, lora=LoraSettings(r=4, alpha=8))
-    assert isinstance(backend.model, PeftModel) and backend.prefix_cache is False
+    assert isinstance(backend.model, PeftModel)
     trainable = [n for n, p in backend.model.named_parameters() if p.requires_grad]
     assert trainable and all("lora_" in n for n in trainable)
     assert any("q_proj" in n for n in trainable) and any("v_proj" in n for n in trainable)
