@@ -523,7 +523,8 @@ def train(
     Each iteration runs rollout.group_size episodes of rollout.tasks_per_iteration training
     tasks, scores their steps with rollout.prm, combines the group-normalised outcome with the
     step-level process term (advantages.omega; 0 = outcome only), and updates the LoRA adapter
-    on the action tokens. Held-out success is measured before, every eval.every iterations and
+    on the action tokens (sft.tasks=N first runs an SFT warm start on N oracle-solved
+    training tasks). Held-out success is measured before, every eval.every iterations and
     at the end. Writes OUTPUT_DIR/metrics.jsonl (plus TensorBoard events when installed),
     checkpoints (resume with --resume) and OUTPUT_DIR/final, a model directory:
     `prmgym eval --suite search-lite --agent transformers:OUTPUT_DIR/final`.
