@@ -108,3 +108,28 @@ def test_a_policy_that_cannot_sample_is_refused(task_ids):
 
     with pytest.raises(ConfigError, match="cannot sample"):
         run_beam_search(make_env, task_ids[:1], ActOnly(), BeamSearch(SearchVerifier()))
+
+
+def test_beam_search_drives_an_llm_policy_and_counts_its_tokens(tiny_model_dir):
+    from prmgym.agents.backends.transformers_backend import TransformersBackend
+    from prmgym.agents.policies.llm import LLMPolicy
+    from prmgym.generation import GenerationConfig
+
+    policy = LLMPolicy(
+        TransformersBackend(tiny_model_dir),
+        GenerationConfig(max_new_tokens=6, temperature=1.0, seed=0),
+    )
+    ids = [t.id for t in make_env().unwrapped.tasks[:2]]
+    runs = run_beam_search(
+        lambda: gymnasium.make("prmgym/SearchQA-v0", split="test", max_episode_steps=2),
+        ids,
+        policy,
+        BeamSearch(SearchVerifier(), 2, 2),
+    )
+    for trajectory in runs:
+        assert trajectory.error is None and len(trajectory.steps) == 2
+        assert all(step.completion for step in trajectory.steps)
+        # Round one expands one beam, round two two: 2 + 4 drafts, each generating tokens.
+        assert trajectory.accounting.actions_sampled == 6
+        assert 6 <= trajectory.accounting.completion_tokens <= 6 * 6
+        assert trajectory.accounting.prompt_tokens > 0
