@@ -117,23 +117,14 @@ def run_search(
     Every method returns trajectories in task order whose accounting holds all the compute
     spent on them, so methods compare at equal compute.
     """
-    if isinstance(method, BeamSearch):
-        return run_beam_search(
+    if isinstance(method, BeamSearch | BestOfN):
+        # Both keep one episode per task out of several they run themselves.
+        runner = run_beam_search if isinstance(method, BeamSearch) else run_best_of_n
+        return runner(
             make_env,
             task_ids,
             policy,
-            method,
-            scorers=scorers,
-            batch_size=batch_size,
-            seed=seed,
-            on_done=on_done,
-        )
-    if isinstance(method, BestOfN):
-        return run_best_of_n(
-            make_env,
-            task_ids,
-            policy,
-            method,
+            method,  # type: ignore[arg-type]
             scorers=scorers,
             batch_size=batch_size,
             seed=seed,
