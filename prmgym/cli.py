@@ -7,6 +7,10 @@ from typing import Annotated, Any
 
 import typer
 
+from prmgym import cli_training
+from prmgym.cli_output import console as _console
+from prmgym.cli_output import fail as _fail
+
 app = typer.Typer(
     name="prmgym",
     help=(
@@ -18,17 +22,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,
 )
-
-
-def _console() -> Any:
-    from rich.console import Console
-
-    return Console()
-
-
-def _fail(message: str) -> None:
-    _console().print(f"[red]error:[/red] {message}")
-    raise typer.Exit(2)
 
 
 @app.command()
@@ -448,159 +441,6 @@ def eval_prm(
         console.print(f"figures written to [bold]{output}[/bold]")
 
 
-@app.command(name="train-prm")
-def train_prm(
-    config: Annotated[
-        Path | None,
-        typer.Option(help="YAML of training settings, e.g. configs/train-prm-search.yaml."),
-    ] = None,
-    overrides: Annotated[
-        list[str] | None,
-        typer.Argument(
-            help="KEY=VALUE settings over the config, e.g. epochs=2 data.count=400 kind=implicit."
-        ),
-    ] = None,
-    evaluate: Annotated[
-        int,
-        typer.Option(
-            help="Then measure first-error F1 on this many held-out test-split items (0: skip)."
-        ),
-    ] = 0,
-) -> None:
-    """Train a learned PRM (token-classification or implicit) and save it for `--prm PATH`.
-
-    Step labels come from perturbed oracle trajectories (first wrong step known), a file of
-    labelled trajectories, or Monte Carlo rollouts. The saved directory is a PRM:
-    `prmgym eval --suite search-lite --agent smollm2 --prm OUTPUT_DIR`.
-    """
-    from prmgym.errors import PrmgymError
-    from prmgym.training.prm.config import load_train_prm_config
-    from prmgym.training.prm.train import train_prm as run_training
-
-    console = _console()
-    try:
-        settings = load_train_prm_config(config, overrides or ())
-        console.print(
-            f"training a {settings.kind} PRM from {settings.base_model} on"
-            f" {settings.data.source} data -> {settings.output_dir}",
-            highlight=False,
-        )
-        output = run_training(settings)
-    except PrmgymError as exc:
-        _fail(str(exc))
-    console.print(f"PRM saved to [bold]{output}[/bold]")
-    if evaluate:
-        from prmgym.registry import registered_envs
-        from prmgym.rewards.evaluation.first_error import build_first_error_set
-        from prmgym.rewards.evaluation.harness import evaluate_first_error, report_table
-        from prmgym.rewards.learned.loading import load_learned_prm
-
-        env_id = settings.data.env_id or next(iter(registered_envs()))
-        items = build_first_error_set(env_id, "test", evaluate, seed=settings.seed + 1)
-        console.print(report_table(evaluate_first_error(load_learned_prm(output), items)))
-
-
-@app.command()
-def train(
-    config: Annotated[
-        Path | None,
-        typer.Option(help="YAML of training settings, e.g. configs/quickstart.yaml."),
-    ] = None,
-    overrides: Annotated[
-        list[str] | None,
-        typer.Argument(
-            help="KEY=VALUE settings over the config, dotted into sections, e.g. iterations=10"
-            " rollout.group_size=8 advantages.omega=0 optim.learning_rate=1e-4 lora=null."
-        ),
-    ] = None,
-    resume: Annotated[
-        bool,
-        typer.Option(help="Continue from the newest checkpoint in output_dir (killed runs too)."),
-    ] = False,
-) -> None:
-    """Train an LLM agent with RL: G episodes per task, dual-granularity advantages, PPO-clip.
-
-    Each iteration runs rollout.group_size episodes of rollout.tasks_per_iteration training
-    tasks, scores their steps with rollout.prm, combines the group-normalised outcome with the
-    step-level process term (advantages.omega; 0 = outcome only), and updates the LoRA adapter
-    on the action tokens (sft.tasks=N first runs an SFT warm start on N oracle-solved
-    training tasks). Held-out success is measured before, every eval.every iterations and
-    at the end. Writes OUTPUT_DIR/metrics.jsonl (plus TensorBoard events when installed),
-    checkpoints (resume with --resume) and OUTPUT_DIR/final, a model directory:
-    `prmgym eval --suite search-lite --agent transformers:OUTPUT_DIR/final`.
-    """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    from prmgym.errors import PrmgymError
-    from prmgym.training.config import load_train_config
-    from prmgym.training.trainer import train as run_training
-
-    console = _console()
-    try:
-        settings = load_train_config(config, overrides or ())
-    except PrmgymError as exc:
-        _fail(str(exc))
-    console.print(
-        f"training {settings.model} ({'LoRA' if settings.lora else 'full'}) on"
-        f" {settings.rollout.env_id} {settings.rollout.split} for {settings.iterations}"
-        f" iterations -> {settings.output_dir}",
-        highlight=False,
-    )
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as bar:
-        iterations = bar.add_task("iterations", total=settings.iterations)
-        episodes = bar.add_task("episodes", total=None)
-
-        def on_iteration(done: int, metrics: dict[str, float]) -> None:
-            bar.update(iterations, completed=done)
-            bar.reset(episodes)
-            shown = {k: v for k, v in metrics.items() if k in _TRAIN_SHOWN}
-            console.print(
-                f"iteration {done}: " + ", ".join(f"{k} {v:.3g}" for k, v in shown.items()),
-                highlight=False,
-            )
-
-        try:
-            result = run_training(
-                settings,
-                resume=resume,
-                on_episode=lambda _t: bar.advance(episodes),
-                on_iteration=on_iteration,
-            )
-        except PrmgymError as exc:
-            _fail(str(exc))
-    evals = [m for m in result.metrics if "eval/success" in m]
-    if len(evals) >= 2:
-        console.print(
-            f"held-out success {evals[0]['eval/success']:.1%} before ->"
-            f" {evals[-1]['eval/success']:.1%} after"
-            f" [{evals[-1]['eval/success_low']:.2f}, {evals[-1]['eval/success_high']:.2f}]",
-            highlight=False,
-        )
-    console.print(
-        f"metrics in [bold]{result.output_dir / 'metrics.jsonl'}[/bold]; model in"
-        f" [bold]{result.output_dir / 'final'}[/bold]"
-    )
-
-
-_TRAIN_SHOWN = (
-    "sft/loss",
-    "sft/eval_success",
-    "rollout/success",
-    "rollout/prm",
-    "update/loss",
-    "update/entropy",
-    "eval/success",
-    "time/rollout_s",
-    "time/update_s",
-)
-
-
 @app.command(name="serve-search")
 def serve_search(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
@@ -616,6 +456,10 @@ def serve_search(
     from prmgym.envs.search.server import create_app
 
     uvicorn.run(create_app(corpus, default_topk=topk), host=host, port=port, log_level="info")
+
+
+app.command(name="train-prm")(cli_training.train_prm)
+app.command()(cli_training.train)
 
 
 if __name__ == "__main__":
