@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from prmgym.errors import ConfigError
+from prmgym.training.online_prm import OnlinePRMSettings
 from prmgym.training.policy_model import LoraSettings
 from prmgym.training.sft import SFTSettings
 from prmgym.training.yaml_config import load_dataclass
@@ -68,11 +69,23 @@ class RolloutConfig:
 
     prm: str | None = "verifier"
     """Scorer spec of the step rewards (``verifier``, ``rubric``, a PRM dir...; see ``prmgym
-    eval --prm``); null trains on outcomes alone."""
+    eval --prm``), or ``online-implicit``: an implicit PRM trained on each iteration's
+    outcomes as the policy trains (settings in ``online_prm``); null trains on outcomes
+    alone."""
+
+    distributed: Literal["local", "ray"] = "local"
+    """Where rollout envs live: in this process (``local``), or on Ray actors (``ray``; the
+    cluster ``RAY_ADDRESS`` names, or a local one), with steps run concurrently and the PRM
+    scoring next to each env. Held-out evaluation stays local."""
+
+    env_workers: int = 2
+    """Ray actors hosting the rollout envs (``distributed: ray``)."""
 
     def __post_init__(self) -> None:
         _at_least(self, 1, "tasks_per_iteration", "group_size", "max_steps", "max_new_tokens")
-        _at_least(self, 1, "batch_size")
+        _at_least(self, 1, "batch_size", "env_workers")
+        if self.distributed not in ("local", "ray"):
+            raise ConfigError(f"rollout.distributed is local or ray, got {self.distributed!r}")
         if self.temperature <= 0:
             raise ConfigError(
                 "rollout.temperature must be above 0: a group needs distinct episodes"
@@ -187,6 +200,9 @@ class TrainConfig:
     advantages: AdvantageConfig = field(default_factory=AdvantageConfig)
     """How rewards become advantages."""
 
+    online_prm: OnlinePRMSettings = field(default_factory=OnlinePRMSettings)
+    """The online implicit PRM, used when ``rollout.prm`` is ``online-implicit``."""
+
     optim: OptimConfig = field(default_factory=OptimConfig)
     """The update."""
 
@@ -197,7 +213,7 @@ class TrainConfig:
     """SFT warm start before RL (null: none)."""
 
     iterations: int = 20
-    """Rollout-and-update iterations."""
+    """Rollout-and-update iterations (0 with ``sft`` set: the warm start alone)."""
 
     checkpoint_every: int = 1
     """Save a checkpoint every this many iterations (the run resumes from the last)."""
@@ -212,7 +228,8 @@ class TrainConfig:
     """Torch device of the policy."""
 
     def __post_init__(self) -> None:
-        _at_least(self, 1, "iterations", "checkpoint_every")
+        _at_least(self, 1, "checkpoint_every")
+        _at_least(self, 0 if self.sft is not None else 1, "iterations")
 
 
 def load_train_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> TrainConfig:

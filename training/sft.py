@@ -6,17 +6,19 @@ policy that sometimes succeeds, which it then sharpens. The experts are the fami
 oracle (``source: oracle``) or successful episodes from a trajectories file such as ``prmgym
 eval`` writes (``source: file``).
 
-Each step of each successful episode becomes one row in TRL's conversational
-prompt-completion format::
+Each successful episode becomes one pre-tokenized row for TRL: the tokens of its last step's
+prompt and reply, with labels on the tokens of every reply the policy wrote in the episode and
+``-100`` on the rest (system prompt, worked examples, observations). Step t's chat is a prefix
+of step t+1's, so one row teaches all of an episode's moves at the cost of its longest step,
+where one row per step would pay for the shared history again at every step (about 3x the
+tokens on search-lite). Where the prefix breaks (the prompt dropped old turns, or a model's
+raw completion differs from the action its history shows), the episode is split there.
 
-    {"prompt": [<the chat the policy saw before the step>],
-     "completion": [{"role": "assistant", "content": <what it wrote>}]}
-
-The prompt is built exactly as :class:`~prmgym.agents.policies.llm.LLMPolicy` builds it
-(:func:`~prmgym.training.samples.step_chats`), so the model learns the move in the context it
-will act in. :func:`sft_warm_start` trains the backend's own model with ``trl.SFTTrainer``,
-in place: the RL loop then rolls out with, and keeps training, the same adapter. TRL computes
-the loss on the completion tokens only.
+The prompts are built exactly as :class:`~prmgym.agents.policies.llm.LLMPolicy` builds them
+(:func:`~prmgym.training.samples.action_samples`), so the model learns each move in the
+context it will act in. :func:`sft_warm_start` trains the backend's own model with
+``trl.SFTTrainer``, in place: the RL loop then rolls out with, and keeps training, the same
+adapter.
 """
 
 from __future__ import annotations
@@ -28,17 +30,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from transformers import PreTrainedTokenizerBase
+
 from prmgym.agents.backends.transformers_backend import TransformersBackend
 from prmgym.agents.policies.oracle import OraclePolicy
 from prmgym.agents.runner import run_episodes
 from prmgym.errors import ConfigError
-from prmgym.generation import Chat
 from prmgym.training.rollouts import EnvFactory, split_task_ids
-from prmgym.training.samples import replay_first_observations, step_chats
+from prmgym.training.samples import action_samples, replay_first_observations
 from prmgym.trajectory import Trajectory, load_trajectories
 
-SFTRow = dict[str, Chat]
-"""One training row: ``prompt`` (the chat before a step) and ``completion`` (the reply)."""
+IGNORE = -100
+"""Label of a token the loss skips (the value TRL and transformers use)."""
+
+SFTRow = dict[str, list[int]]
+"""One training row: ``input_ids`` and ``labels`` (``IGNORE`` on tokens not trained on)."""
 
 
 @dataclass
@@ -68,8 +74,8 @@ class SFTSettings:
     """Forward passes per optimizer step."""
 
     max_length: int = 2048
-    """Most tokens per row; a longer row loses its end (TRL keeps the start), and one left with
-    no completion token is dropped (``rows_dropped`` in the metrics)."""
+    """Most tokens per row: an episode's steps are merged into one row up to it, and a step
+    longer on its own is left out (``steps_dropped`` in the metrics)."""
 
     def __post_init__(self) -> None:
         if self.source not in ("oracle", "file"):
@@ -91,18 +97,27 @@ class SFTSettings:
             )
 
 
-def sft_rows(trajectories: Sequence[Trajectory], first_observations: Sequence[str]) -> list[SFTRow]:
-    """One prompt-completion row per step of every successful, non-broken trajectory.
+def sft_rows(
+    trajectories: Sequence[Trajectory],
+    first_observations: Sequence[str],
+    tokenizer: PreTrainedTokenizerBase,
+    *,
+    max_length: int | None = None,
+) -> tuple[list[SFTRow], int]:
+    """Pre-tokenized rows of every successful, non-broken trajectory (see the module notes).
 
     Args:
         trajectories: Expert episodes; failed or broken ones are skipped.
         first_observations: Per trajectory, the observation its episode started from (see
             :func:`~prmgym.training.samples.replay_first_observations`).
+        tokenizer: The policy's tokenizer, with its chat template.
+        max_length: Most tokens per row: steps are not merged past it, and a step longer on
+            its own is dropped. None: no limit.
 
     Returns:
-        Rows in trajectory and step order: ``prompt`` is the chat the policy saw before the
-        step, ``completion`` one assistant message with the step's completion, or its action
-        when the completion is empty (scripted agents).
+        The rows in trajectory order, and how many steps were dropped for ``max_length``.
+        Labels are the reply tokens (the step's completion, or its action when the
+        completion is empty, as scripted agents leave it) up to the end-of-turn token.
 
     Raises:
         ValueError: ``first_observations`` does not hold one observation per trajectory.
@@ -112,13 +127,36 @@ def sft_rows(trajectories: Sequence[Trajectory], first_observations: Sequence[st
             f"got {len(trajectories)} trajectories and {len(first_observations)} first "
             "observations; pass one per trajectory"
         )
-    rows = []
-    for trajectory, first in zip(trajectories, first_observations, strict=True):
-        if trajectory.error is not None or not trajectory.success:
+    kept = [
+        (t, first)
+        for t, first in zip(trajectories, first_observations, strict=True)
+        if t.error is None and t.success
+    ]
+    samples = action_samples(
+        [t for t, _ in kept],
+        [[0.0] * len(t.steps) for t, _ in kept],
+        tokenizer,
+        first_observations=[first for _, first in kept],
+    )
+    rows: list[SFTRow] = []
+    dropped = 0
+    ids: list[int] = []
+    labels: list[int] = []
+    episode = None
+    for sample in samples:
+        full = [*sample.prompt_ids, *sample.action_ids]
+        if max_length is not None and len(full) > max_length:
+            dropped += 1
             continue
-        for chat, reply in step_chats(trajectory, first):
-            rows.append({"prompt": chat, "completion": [{"role": "assistant", "content": reply}]})
-    return rows
+        if not (sample.episode == episode and sample.prompt_ids[: len(ids)] == ids):
+            if ids:
+                rows.append({"input_ids": ids, "labels": labels})
+            ids, labels = [], []
+        labels = [*labels, *[IGNORE] * (len(sample.prompt_ids) - len(ids)), *sample.action_ids]
+        ids, episode = full, sample.episode
+    if ids:
+        rows.append({"input_ids": ids, "labels": labels})
+    return rows, dropped
 
 
 def oracle_trajectories(
@@ -129,8 +167,18 @@ def oracle_trajectories(
     return [t for t in episodes if t.success and t.error is None]
 
 
-def warm_start_rows(settings: SFTSettings, make_env: EnvFactory, *, seed: int = 0) -> list[SFTRow]:
+def warm_start_rows(
+    settings: SFTSettings,
+    make_env: EnvFactory,
+    tokenizer: PreTrainedTokenizerBase,
+    *,
+    seed: int = 0,
+) -> tuple[list[SFTRow], int]:
     """The rows ``settings.source`` gives, on the tasks of ``make_env``'s envs (training split).
+
+    Returns:
+        The rows (see :func:`sft_rows`) and the number of steps dropped for being longer than
+        ``settings.max_length``.
 
     Raises:
         ConfigError: The trajectories file holds episodes of tasks outside the split (training
@@ -154,17 +202,19 @@ def warm_start_rows(settings: SFTSettings, make_env: EnvFactory, *, seed: int = 
             )
     env = make_env()
     try:
-        rows = sft_rows(trajectories, replay_first_observations(env, trajectories))
+        first = replay_first_observations(env, trajectories)
     finally:
         env.close()
+    rows, dropped = sft_rows(trajectories, first, tokenizer, max_length=settings.max_length)
     if not rows:
         raise ConfigError(
             f"no successful expert episode to fine-tune on from sft.source {settings.source}; "
             "an oracle episode must fit the step limit (rollout.max_steps: the search oracle "
-            "takes a search and an open per evidence document, then the answer), and a "
-            "trajectories file must hold successful episodes"
+            "takes a search and an open per evidence document, then the answer), a "
+            "trajectories file must hold successful episodes, and a step must fit "
+            f"sft.max_length ({settings.max_length} tokens; {dropped} step(s) did not)"
         )
-    return rows
+    return rows, dropped
 
 
 def sft_warm_start(
@@ -179,11 +229,11 @@ def sft_warm_start(
 
     The model object is trained as it is, adapter and all (no second adapter is added), and
     left in eval mode, so the backend generates with the fine-tuned weights at once. The loss
-    covers the completion tokens (the reply and the template's end of turn) only.
+    covers the labelled tokens (each reply and its end of turn) only.
 
     Args:
         backend: The policy, e.g. from :func:`~prmgym.training.policy_model.load_policy_model`.
-        rows: Prompt-completion rows (see :func:`sft_rows`).
+        rows: Pre-tokenized rows (see :func:`sft_rows`).
         settings: Epochs, learning rate, batch and length settings.
         output_dir: Scratch folder for TRL (nothing is saved there on purpose); None: a
             temporary folder, removed afterwards.
@@ -191,8 +241,8 @@ def sft_warm_start(
 
     Returns:
         ``loss`` (mean over the run), ``final_loss`` and ``token_accuracy`` (of the last
-        optimizer step), ``steps`` (optimizer steps), ``rows`` (trained on), ``rows_dropped``
-        (longer than ``max_length`` up to their reply) and ``runtime_s``.
+        optimizer step), ``steps`` (optimizer steps), ``rows`` and ``tokens`` (trained on) and
+        ``runtime_s``.
 
     Raises:
         ValueError: ``rows`` is empty.
@@ -215,7 +265,6 @@ def sft_warm_start(
             gradient_accumulation_steps=settings.grad_accumulation,
             max_length=settings.max_length,
             packing=False,
-            completion_only_loss=True,
             # TRL's default loss (chunked_nll) patches the model's forward for good, and its
             # default activation checkpointing leaves hooks on the model; the RL loop goes on
             # with this model, so neither may outlive the warm start.
@@ -247,7 +296,7 @@ def sft_warm_start(
         "final_loss": float(last.get("loss", result.training_loss)),
         "token_accuracy": float(last.get("mean_token_accuracy", 0.0)),
         "steps": float(result.global_step),
-        "rows": float(len(trainer.train_dataset)),
-        "rows_dropped": float(len(rows) - len(trainer.train_dataset)),
+        "rows": float(len(rows)),
+        "tokens": float(sum(len(row["input_ids"]) for row in rows)),
         "runtime_s": float(result.metrics.get("train_runtime", 0.0)),
     }

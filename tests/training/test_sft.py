@@ -3,17 +3,18 @@ from pathlib import Path
 import gymnasium
 import pytest
 import torch
+from transformers import AutoTokenizer
 
 import prmgym  # noqa: F401 - registers the env ids
-from prmgym.agents.prompts import prompt_for
 from prmgym.errors import ConfigError
 from prmgym.generation import GenerationConfig
 from prmgym.training.config import load_train_config
 from prmgym.training.loss import action_logprobs
 from prmgym.training.policy_model import LoraSettings, load_policy_model
 from prmgym.training.rollouts import split_task_ids
-from prmgym.training.samples import action_samples, replay_first_observations
+from prmgym.training.samples import action_samples, replay_first_observations, step_chats
 from prmgym.training.sft import (
+    IGNORE,
     SFTSettings,
     oracle_trajectories,
     sft_rows,
@@ -40,58 +41,103 @@ def oracle():
     return trajectories, first
 
 
-def test_rows_hold_the_chat_the_policy_saw_and_the_oracle_action(oracle):
+@pytest.fixture(scope="module")
+def tokenizer(tiny_model_dir):
+    return AutoTokenizer.from_pretrained(tiny_model_dir)
+
+
+def step_tokens(trajectories, first, tokenizer):
+    """Per step, (prompt ids, action ids) exactly as the policy saw and wrote them."""
+    zeros = [[0.0] * len(t.steps) for t in trajectories]
+    samples = action_samples(trajectories, zeros, tokenizer, first_observations=first)
+    return [(s.prompt_ids, s.action_ids) for s in samples]
+
+
+def test_an_episode_is_one_row_labelled_on_every_reply_it_wrote(oracle, tokenizer):
     trajectories, first = oracle
     assert len(trajectories) == 3 and all(t.success for t in trajectories)
-    rows = sft_rows(trajectories, first)
-    assert len(rows) == sum(len(t.steps) for t in trajectories)
-    build_chat = prompt_for("search").build_chat
-    at = iter(rows)
-    for trajectory, observation in zip(trajectories, first, strict=True):
-        observations = [observation, *(s.observation for s in trajectory.steps)]
-        actions = [s.action for s in trajectory.steps]
-        for t, step in enumerate(trajectory.steps):
-            row = next(at)
-            assert set(row) == {"prompt", "completion"}
-            assert row["prompt"] == build_chat(observations[: t + 1], actions[:t])
-            assert row["prompt"][-1]["role"] == "user"
-            # Scripted agents write no completion: the action is the reply.
-            assert row["completion"] == [{"role": "assistant", "content": step.action}]
+    rows, dropped = sft_rows(trajectories, first, tokenizer)
+    assert len(rows) == 3 and dropped == 0
+    steps = iter(step_tokens(trajectories, first, tokenizer))
+    for trajectory, row in zip(trajectories, rows, strict=True):
+        assert set(row) == {"input_ids", "labels"}
+        assert len(row["labels"]) == len(row["input_ids"])
+        tokens = [next(steps) for _ in trajectory.steps]
+        last_prompt, last_action = tokens[-1]
+        # The row is the last step's prompt and reply; every earlier step is inside it.
+        assert row["input_ids"] == last_prompt + last_action
+        trained = [t for t in row["labels"] if t != IGNORE]
+        assert trained == [t for _, action in tokens for t in action]
+        for prompt, action in tokens:
+            at = len(prompt)
+            assert row["input_ids"][at : at + len(action)] == action
+            assert row["labels"][at : at + len(action)] == action
+        # Scripted agents write no completion: the action is the reply.
+        assert tokenizer.decode(tokens[0][1], skip_special_tokens=True) == (
+            trajectory.steps[0].action
+        )
 
 
-def test_failed_and_broken_episodes_give_no_rows(oracle):
+def test_an_episode_whose_history_is_not_its_replies_is_split_there(oracle, tokenizer):
+    trajectories, first = oracle
+    # A model's raw completion ("I will search") differs from the parsed action the next
+    # prompt's history shows, so step 1's prompt does not extend step 0's reply.
+    steps = list(trajectories[0].steps)
+    steps[0] = steps[0].model_copy(update={"completion": f"I will {steps[0].action}"})
+    chatty = trajectories[0].model_copy(update={"steps": steps})
+    rows, _ = sft_rows([chatty], first[:1], tokenizer)
+    assert len(rows) == 2
+    tokens = step_tokens([chatty], first[:1], tokenizer)
+    assert rows[0]["input_ids"] == tokens[0][0] + tokens[0][1]
+    assert [t for t in rows[1]["labels"] if t != IGNORE] == [
+        t for _, action in tokens[1:] for t in action
+    ]
+
+
+def test_max_length_splits_rows_and_drops_steps_longer_on_their_own(oracle, tokenizer):
+    trajectories, first = oracle
+    tokens = step_tokens(trajectories[:1], first[:1], tokenizer)
+    lengths = [len(p) + len(a) for p, a in tokens]
+    rows, dropped = sft_rows(trajectories[:1], first[:1], tokenizer, max_length=lengths[-1] - 1)
+    # The last step no longer fits: the earlier steps stay one row, the last is dropped.
+    assert dropped == 1
+    assert [len(r["input_ids"]) for r in rows] == [lengths[-2]]
+    assert sft_rows(trajectories[:1], first[:1], tokenizer, max_length=lengths[0] - 1) == ([], 3)
+
+
+def test_failed_and_broken_episodes_give_no_rows(oracle, tokenizer):
     trajectories, first = oracle
     failed = trajectories[0].model_copy(update={"success": False})
     broken = trajectories[1].model_copy(update={"error": "env step failed"})
-    rows = sft_rows([failed, broken, trajectories[2]], first)
-    assert rows == sft_rows(trajectories[2:], first[2:])
+    rows = sft_rows([failed, broken, trajectories[2]], first, tokenizer)
+    assert rows == sft_rows(trajectories[2:], first[2:], tokenizer)
     with pytest.raises(ValueError, match="one per trajectory"):
-        sft_rows(trajectories, first[:1])
+        sft_rows(trajectories, first[:1], tokenizer)
 
 
-def test_a_trajectories_file_gives_the_rows_of_its_successes(oracle, tmp_path):
+def test_a_trajectories_file_gives_the_rows_of_its_successes(oracle, tokenizer, tmp_path):
     trajectories, first = oracle
     path = tmp_path / "trajectories.jsonl"
     save_trajectories([*trajectories, trajectories[0].model_copy(update={"success": False})], path)
-    rows = warm_start_rows(SFTSettings(source="file", path=str(path)), make_env)
-    assert rows == sft_rows(trajectories, first)
+    rows = warm_start_rows(SFTSettings(source="file", path=str(path)), make_env, tokenizer)
+    assert rows == sft_rows(trajectories, first, tokenizer, max_length=2048)
 
 
-def test_a_trajectories_file_of_held_out_tasks_is_refused(oracle, tmp_path):
+def test_a_trajectories_file_of_held_out_tasks_is_refused(oracle, tokenizer, tmp_path):
     trajectories, _ = oracle
     path = tmp_path / "trajectories.jsonl"
     outside = trajectories[0].task.model_copy(update={"id": "not-a-training-task"})
     save_trajectories([trajectories[0].model_copy(update={"task": outside})], path)
     with pytest.raises(ConfigError, match="outside the training split"):
-        warm_start_rows(SFTSettings(source="file", path=str(path)), make_env)
+        warm_start_rows(SFTSettings(source="file", path=str(path)), make_env, tokenizer)
 
 
-def test_no_oracle_episode_fitting_the_step_limit_is_an_error_that_says_so():
+def test_no_oracle_episode_fitting_the_step_limit_is_an_error_that_says_so(tokenizer):
     def one_step_env():
         return gymnasium.make("prmgym/SearchQA-v0", split="train", max_episode_steps=1)
 
     with pytest.raises(ConfigError, match="rollout.max_steps"):
-        warm_start_rows(SFTSettings(tasks=2), one_step_env)
+        warm_start_rows(SFTSettings(tasks=2), one_step_env, tokenizer)
 
 
 @pytest.mark.parametrize(
@@ -123,24 +169,24 @@ def test_warm_start_raises_the_completions_likelihood_training_only_the_adapter(
     tiny_model_dir, oracle, tmp_path
 ):
     trajectories, first = oracle
-    rows = sft_rows(trajectories, first)[:8]
     backend = load_policy_model(str(tiny_model_dir), lora=LoraSettings(r=4, alpha=8))
     model = backend.model
-    # The rows' steps as token ids, in the same order: their action tokens are the completions.
+    rows, _ = sft_rows(trajectories, first, backend.tokenizer)
+    # Every step as token ids: their action tokens are what the rows teach.
     samples = action_samples(
         trajectories,
         [[0.0] * len(t.steps) for t in trajectories],
         backend.tokenizer,
         first_observations=first,
-    )[:8]
+    )
     before_logprob = mean_completion_logprob(backend, samples)
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
 
-    settings = SFTSettings(epochs=1, learning_rate=2e-2, batch_size=2, max_length=4096)
+    settings = SFTSettings(epochs=2, learning_rate=2e-2, batch_size=1, max_length=4096)
     metrics = sft_warm_start(backend, rows, settings, tmp_path / "sft")
 
-    assert metrics["rows"] == 8 and metrics["rows_dropped"] == 0
-    assert metrics["steps"] == 4 and metrics["loss"] > 0
+    assert metrics["rows"] == 3 and metrics["tokens"] == sum(len(r["input_ids"]) for r in rows)
+    assert metrics["steps"] == 6 and metrics["loss"] > 0
     assert backend.model is model and not model.training
     # The existing adapter was trained, not wrapped in a second one.
     assert list(model.peft_config) == ["default"]
@@ -148,7 +194,7 @@ def test_warm_start_raises_the_completions_likelihood_training_only_the_adapter(
         changed = not torch.equal(param, before[name])
         assert changed == ("lora_" in name), name
     assert mean_completion_logprob(backend, samples) > before_logprob + 0.2
-    chat = rows[0]["prompt"]
+    chat = step_chats(trajectories[0], first[0])[0][0]
     [[completion]] = backend.generate([chat], GenerationConfig(max_new_tokens=4, temperature=0))
     assert completion.token_ids
 
@@ -182,6 +228,7 @@ def test_training_with_sft_logs_the_warm_start_in_iteration_zero(
     result = train(config)
     assert [m["iteration"] for m in result.metrics] == [0, 1]
     first = result.metrics[0]
-    assert first["sft/loss"] > 0 and first["sft/rows"] >= 3 and first["sft/steps"] >= 1
+    assert first["sft/loss"] > 0 and first["sft/rows"] >= 1 and first["sft/steps"] >= 1
+    assert first["sft/steps_dropped"] == 0
     assert "eval/success" in first and 0 <= first["sft/eval_success"] <= 1
     assert "sft/loss" not in result.metrics[1]
