@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -88,6 +89,7 @@ def run_episodes(
     seed: int = 0,
     on_done: ProgressCallback | None = None,
     search: StepPruning | None = None,
+    step_workers: int = 1,
 ) -> list[Trajectory]:
     """Run one episode per task id, ``batch_size`` at a time, and return them in task order.
 
@@ -102,9 +104,12 @@ def run_episodes(
         on_done: Called with each finished trajectory (progress bars, logging).
         search: A test-time search method choosing each action among ``search.k`` candidates
             the policy samples; the candidates are kept on each step.
+        step_workers: Threads stepping the live envs concurrently; worth it where a step
+            waits on something else (remote Ray envs, sandboxes, a browser). 1: in turn.
     """
     if search is not None:
         search.check(policy)
+    stepper = ThreadPoolExecutor(step_workers) if step_workers > 1 else None
     queue = deque(enumerate(task_ids))
     slots = [_Slot(make_env()) for _ in range(max(1, min(batch_size, len(task_ids))))]
     family = getattr(slots[0].env.unwrapped, "family", "text")
@@ -151,19 +156,22 @@ def run_episodes(
             live = [slot for slot in live if start(slot)]
             continue
         still_live = []
-        for slot, decision, candidates in zip(live, decisions, weighed, strict=True):
+        pairs = [(s.env, d.action) for s, d in zip(live, decisions, strict=True)]
+        outcomes = list(stepper.map(_step, pairs)) if stepper else [_step(p) for p in pairs]
+        for slot, decision, candidates, outcome in zip(
+            live, decisions, weighed, outcomes, strict=True
+        ):
             trajectory, view = slot.trajectory, slot.view
             assert trajectory is not None and view is not None
             _account(trajectory.accounting, decision)
-            try:
-                observation, reward, terminated, truncated, info = slot.env.step(decision.action)
-            except Exception as exc:  # noqa: BLE001 - a crashed env marks the episode, not the run
-                trajectory.error = f"env step failed: {exc!r}"
+            if isinstance(outcome, Exception):  # a crashed env marks the episode, not the run
+                trajectory.error = f"env step failed: {outcome!r}"
                 record(slot.position, _finish(slot, scorers))
                 slot.env = restart_env(slot.env, make_env)
                 if start(slot):
                     still_live.append(slot)
                 continue
+            observation, reward, terminated, truncated, info = outcome
             step = trajectory.record(
                 decision.action,
                 observation,
@@ -183,9 +191,20 @@ def run_episodes(
                     continue
             still_live.append(slot)
         live = still_live
+    if stepper is not None:
+        stepper.shutdown()
     for slot in slots:
         slot.env.close()
     return [results[i] for i in sorted(results)]
+
+
+def _step(pair: tuple[gymnasium.Env[str, str], str]) -> Any:
+    """The env's step result, or the exception it raised."""
+    env, action = pair
+    try:
+        return env.step(action)
+    except Exception as exc:  # noqa: BLE001 - returned to the runner, which marks the episode
+        return exc
 
 
 def _decide(

@@ -81,6 +81,14 @@ def train(
         bool,
         typer.Option(help="Continue from the newest checkpoint in output_dir (killed runs too)."),
     ] = False,
+    distributed: Annotated[
+        str | None,
+        typer.Option(
+            help="Where rollout envs run: local (this process) or ray (Ray actors on the cluster"
+            " RAY_ADDRESS names, else a local one; needs `pip install 'prmgym[ray]'`;"
+            " rollout.env_workers sets how many). Default: the config's rollout.distributed."
+        ),
+    ] = None,
 ) -> None:
     """Train an LLM agent with RL: G episodes per task, dual-granularity advantages, PPO-clip.
 
@@ -101,7 +109,8 @@ def train(
 
     console = _console()
     try:
-        settings = load_train_config(config, overrides or ())
+        extra = [f"rollout.distributed={distributed}"] if distributed else []
+        settings = load_train_config(config, [*(overrides or ()), *extra])
     except PrmgymError as exc:
         _fail(str(exc))
     console.print(

@@ -52,10 +52,12 @@ def collect_groups(
     batch_size: int = 32,
     seed: int = 0,
     on_done: ProgressCallback | None = None,
+    step_workers: int = 1,
 ) -> list[list[Trajectory]]:
     """``group_size`` episodes of each task, grouped by task, in ``task_ids`` order.
 
-    Episode ``j`` of the whole batch resets with seed ``seed + j``.
+    Episode ``j`` of the whole batch resets with seed ``seed + j``; ``step_workers`` threads
+    step the live envs (see :func:`~prmgym.agents.runner.run_episodes`).
     """
     repeated = [task_id for task_id in task_ids for _ in range(group_size)]
     episodes = run_episodes(
@@ -66,5 +68,6 @@ def collect_groups(
         batch_size=batch_size,
         seed=seed,
         on_done=on_done,
+        step_workers=step_workers,
     )
     return [episodes[i : i + group_size] for i in range(0, len(episodes), group_size)]

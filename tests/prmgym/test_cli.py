@@ -173,6 +173,12 @@ def test_eval_with_a_trained_prm_directory(tmp_path, tiny_model_dir):
         assert all(s.scores[0].source == "token-classification-prm" for s in trajectory.steps)
 
 
+def test_train_refuses_an_unknown_distributed_backend():
+    result = runner.invoke(app, ["train", "--distributed", "mars"])
+    assert result.exit_code != 0
+    assert "local or ray" in result.output
+
+
 def test_train_prm_saves_a_prm_and_measures_it(tmp_path, tiny_model_dir):
     from prmgym.rewards.evaluation.first_error import build_first_error_set
     from prmgym.rewards.evaluation.labeled import save_labeled
