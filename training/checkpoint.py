@@ -28,6 +28,7 @@ def save_checkpoint(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
     state: dict[str, Any],
+    extra: dict[str, tuple[torch.nn.Module, torch.optim.Optimizer]] | None = None,
 ) -> Path:
     """Write the checkpoint of a finished ``iteration`` (0-based) and return its folder.
 
@@ -37,15 +38,18 @@ def save_checkpoint(
         model: The policy; only parameters that require grad are saved.
         optimizer: Its optimizer.
         state: JSON-serialisable trainer state saved beside the weights.
+        extra: Other trained modules by name (an online PRM), saved the same way.
     """
     output_dir = Path(output_dir)
     final = output_dir / f"{_PREFIX}{iteration:06d}"
     partial = output_dir / f".partial-{_PREFIX}{iteration:06d}"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    trainable = {n: p.detach().cpu() for n, p in model.named_parameters() if p.requires_grad}
-    torch.save(trainable, partial / "trainable.pt")
-    torch.save(optimizer.state_dict(), partial / "optimizer.pt")
+    for prefix, (module, its_optimizer) in {"": (model, optimizer), **(extra or {})}.items():
+        stem = f"{prefix}." if prefix else ""
+        trainable = {n: p.detach().cpu() for n, p in module.named_parameters() if p.requires_grad}
+        torch.save(trainable, partial / f"{stem}trainable.pt")
+        torch.save(its_optimizer.state_dict(), partial / f"{stem}optimizer.pt")
     torch.save({"torch": torch.get_rng_state(), "python": random.getstate()}, partial / "rng.pt")
     (partial / "state.json").write_text(json.dumps({**state, "iteration": iteration}, indent=1))
     shutil.rmtree(final, ignore_errors=True)
@@ -66,19 +70,30 @@ def latest_checkpoint(output_dir: str | Path) -> Path | None:
 
 
 def load_checkpoint(
-    path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer
+    path: str | Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    extra: dict[str, tuple[torch.nn.Module, torch.optim.Optimizer]] | None = None,
 ) -> dict[str, Any]:
-    """Restore weights, optimizer and random generators from ``path``; return the state."""
+    """Restore weights, optimizer and random generators from ``path``; return the state.
+
+    ``extra`` names other modules saved with the checkpoint; one it does not hold keeps its
+    current weights (a run that did not train it).
+    """
     path = Path(path)
-    trainable = torch.load(path / "trainable.pt", weights_only=True)
-    missing = set(trainable) - {n for n, _ in model.named_parameters()}
-    if missing:
-        raise ValueError(
-            f"checkpoint {path} holds weights this model lacks ({sorted(missing)[:3]}...);"
-            " resume with the same model and LoRA settings"
-        )
-    model.load_state_dict(trainable, strict=False)
-    optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
+    for prefix, (module, its_optimizer) in {"": (model, optimizer), **(extra or {})}.items():
+        stem = f"{prefix}." if prefix else ""
+        if prefix and not (path / f"{stem}trainable.pt").is_file():
+            continue
+        trainable = torch.load(path / f"{stem}trainable.pt", weights_only=True)
+        missing = set(trainable) - {n for n, _ in module.named_parameters()}
+        if missing:
+            raise ValueError(
+                f"checkpoint {path} holds weights this model lacks ({sorted(missing)[:3]}...);"
+                " resume with the same model and LoRA settings"
+            )
+        module.load_state_dict(trainable, strict=False)
+        its_optimizer.load_state_dict(torch.load(path / f"{stem}optimizer.pt", weights_only=True))
     rng = torch.load(path / "rng.pt", weights_only=False)
     torch.set_rng_state(rng["torch"])
     random.setstate(rng["python"])

@@ -30,14 +30,18 @@ from prmgym.agents.policies.llm import LLMPolicy
 from prmgym.agents.runner import ProgressCallback, run_episodes
 from prmgym.generation import GenerationConfig
 from prmgym.registry import env_info
+from prmgym.rewards.base import ProcessRewardModel
 from prmgym.rewards.registry import make_scorer
 from prmgym.summary import wilson_interval
 from prmgym.training.advantages import dual_granularity_advantages
 from prmgym.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from prmgym.training.config import OptimConfig, TrainConfig
+from prmgym.training.config import OptimConfig, RolloutConfig, TrainConfig
 from prmgym.training.loss import action_logprobs, ppo_clip_loss
 from prmgym.training.metrics_log import MetricsLog
+from prmgym.training.online_prm import SPEC as ONLINE_PRM
+from prmgym.training.online_prm import OnlineImplicitPRM
 from prmgym.training.policy_model import load_policy_model, reference_logprobs
+from prmgym.training.ray_envs import EnvWorkers, RemoteScorer
 from prmgym.training.rollouts import (
     EnvFactory,
     collect_groups,
@@ -196,11 +200,6 @@ def train(
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=config.optim.learning_rate
     )
-    done = 0
-    checkpoint = latest_checkpoint(output) if resume else None
-    if checkpoint is not None:
-        done = int(load_checkpoint(checkpoint, model, optimizer)["iteration"]) + 1
-    log = MetricsLog(output, start=done + 1 if done else 0)
     rollout = config.rollout
     make_env = env_factory(rollout.env_id, rollout.split, rollout.max_steps, **rollout.env_kwargs)
     eval_env = env_factory(
@@ -209,7 +208,19 @@ def train(
     train_ids = split_task_ids(make_env)
     eval_ids = split_task_ids(eval_env)[: config.eval.tasks]
     family = env_info(rollout.env_id).family
-    prm = make_scorer(rollout.prm, family=family) if rollout.prm else None
+    online = (
+        OnlineImplicitPRM(config.model, config.online_prm, device=config.device, seed=config.seed)
+        if rollout.prm == ONLINE_PRM
+        else None
+    )
+    prm = online or (make_scorer(rollout.prm, family=family) if rollout.prm else None)
+    rollout_env, scorers, step_workers = _rollout_envs(rollout, make_env, prm)
+    trained_prm = {"online_prm": (online.model, online.optimizer)} if online else None
+    done = 0
+    checkpoint = latest_checkpoint(output) if resume else None
+    if checkpoint is not None:
+        done = int(load_checkpoint(checkpoint, model, optimizer, trained_prm)["iteration"]) + 1
+    log = MetricsLog(output, start=done + 1 if done else 0)
     pad_id = backend.tokenizer.pad_token_id
     measure = lambda: evaluate_policy(  # noqa: E731
         backend,
@@ -222,8 +233,11 @@ def train(
     if done == 0:
         before = measure()
         if config.sft is not None:
-            rows = warm_start_rows(config.sft, make_env, seed=config.seed)
+            rows, dropped = warm_start_rows(
+                config.sft, make_env, backend.tokenizer, seed=config.seed
+            )
             warmed = sft_warm_start(backend, rows, config.sft, seed=config.seed)
+            warmed["steps_dropped"] = float(dropped)
             backend.forget_cached_prefixes()
             warmed.update({k.replace("/", "_"): v for k, v in measure().items()})
             before.update({f"sft/{k}": v for k, v in warmed.items()})
@@ -243,15 +257,17 @@ def train(
         )
         tasks = draw_tasks(train_ids, rollout.tasks_per_iteration, config.seed, iteration)
         groups = collect_groups(
-            make_env,
+            rollout_env,
             tasks,
             policy,
             rollout.group_size,
-            scorers=[prm] if prm is not None else [],
+            scorers=scorers,
             batch_size=rollout.batch_size,
             seed=(config.seed + iteration) * 100_000,
             on_done=on_episode,
+            step_workers=step_workers,
         )
+        prm_metrics = _update_and_score(online, groups) if online is not None else {}
         advantages = [
             dual_granularity_advantages(
                 group,
@@ -276,7 +292,7 @@ def train(
         )
         env.close()
         rolled = time.perf_counter()
-        metrics = rollout_metrics(episodes)
+        metrics = rollout_metrics(episodes) | prm_metrics
         metrics.update(
             update_policy(
                 model,
@@ -296,12 +312,49 @@ def train(
             metrics.update(measure())
         log.log(finished, metrics)
         if last or finished % config.checkpoint_every == 0:
-            save_checkpoint(output, iteration, model, optimizer, {"seed": config.seed})
+            save_checkpoint(output, iteration, model, optimizer, {"seed": config.seed}, trained_prm)
         if on_iteration is not None:
             on_iteration(finished, metrics)
     log.close()
+    if isinstance(rollout_env, EnvWorkers):
+        rollout_env.shutdown()
     _save_final(backend, output / "final")
     return TrainResult(output, log.records())
+
+
+def _update_and_score(prm: OnlineImplicitPRM, groups: list[list[Trajectory]]) -> dict[str, float]:
+    """Train the online PRM on the groups' outcomes, then score their steps with it."""
+    episodes = [t for group in groups for t in group]
+    metrics = prm.update(episodes)
+    scored = [t for t in episodes if t.error is None and t.steps]
+    for trajectory, scores in zip(scored, prm.score_many(scored), strict=True):
+        trajectory.accounting.prm_calls += 1
+        for step, score in zip(trajectory.steps, scores, strict=True):
+            step.scores.append(score)
+    return metrics
+
+
+def _rollout_envs(
+    rollout: RolloutConfig, make_env: EnvFactory, prm: ProcessRewardModel | None
+) -> tuple[EnvFactory, list[Any], int]:
+    """The rollout env factory, the scorers to score its episodes with, and step threads.
+
+    The online PRM scores after its update, not during the rollout, so it is not among them.
+    """
+    if isinstance(prm, OnlineImplicitPRM):
+        prm = None
+    if rollout.distributed == "local":
+        return make_env, [prm] if prm is not None else [], 1
+    workers = EnvWorkers(
+        rollout.env_id,
+        workers=rollout.env_workers,
+        split=rollout.split,
+        max_episode_steps=rollout.max_steps,
+        **rollout.env_kwargs,
+    )
+    # Env-aware PRMs read the live env, so they score in the actor that holds it.
+    scorers = [RemoteScorer(rollout.prm, prm.name)] if prm is not None and rollout.prm else []
+    return workers, scorers, rollout.batch_size
 
 
 def _save_final(backend: TransformersBackend, target: Path) -> None:

@@ -155,22 +155,75 @@ class ImplicitPRM:
     ):
         path = Path(path)
         info = read_marker(path)
-        self.beta = beta if beta is not None else (info.beta or DEFAULT_BETA)
-        if self.beta <= 0:
-            raise ValueError(f"beta must be positive, got {self.beta}")
+        base = AutoModelForCausalLM.from_pretrained(path / BASE_DIR)
+        self._attach(
+            PeftModel.from_pretrained(base, path / ADAPTER_DIR).to(device).eval(),
+            AutoTokenizer.from_pretrained(path / BASE_DIR),
+            beta=beta if beta is not None else (info.beta or DEFAULT_BETA),
+            observation_chars=(
+                observation_chars if observation_chars is not None else info.observation_chars
+            ),
+            max_length=max_length or info.max_length,
+            threshold=info.threshold,
+            batch_size=batch_size,
+            device=device,
+        )
+
+    @classmethod
+    def from_model(
+        cls,
+        model: Any,
+        tokenizer: PreTrainedTokenizerBase,
+        *,
+        beta: float = DEFAULT_BETA,
+        observation_chars: int,
+        max_length: int,
+        batch_size: int = 8,
+        device: str = "cpu",
+    ) -> ImplicitPRM:
+        """An implicit PRM over a live peft model (pi_phi; its disabled adapter is pi_ref).
+
+        The model is used as it is, not copied: a trainer that keeps updating its adapter
+        (an online PRM) is scored with at once.
+        """
+        prm = cls.__new__(cls)
+        prm._attach(
+            model,
+            tokenizer,
+            beta=beta,
+            observation_chars=observation_chars,
+            max_length=max_length,
+            threshold=None,
+            batch_size=batch_size,
+            device=device,
+        )
+        return prm
+
+    def _attach(
+        self,
+        model: Any,
+        tokenizer: PreTrainedTokenizerBase,
+        *,
+        beta: float,
+        observation_chars: int,
+        max_length: int,
+        threshold: float | None,
+        batch_size: int,
+        device: str,
+    ) -> None:
+        if beta <= 0:
+            raise ValueError(f"beta must be positive, got {beta}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        self.observation_chars = (
-            observation_chars if observation_chars is not None else info.observation_chars
-        )
-        self.max_length = max_length or info.max_length
-        self.threshold = info.threshold
+        self.beta = beta
+        self.observation_chars = observation_chars
+        self.max_length = max_length
+        self.threshold = threshold
         self.batch_size = batch_size
         self.device = device
         self.name = "implicit-prm"
-        self.tokenizer = AutoTokenizer.from_pretrained(path / BASE_DIR)
-        base = AutoModelForCausalLM.from_pretrained(path / BASE_DIR)
-        self.model = PeftModel.from_pretrained(base, path / ADAPTER_DIR).to(device).eval()
+        self.tokenizer = tokenizer
+        self.model = model
 
     def _encode(self, rendered: RenderedTrajectory, actions: Sequence[str]) -> EncodedActions:
         return encode_actions(self.tokenizer, rendered, actions)

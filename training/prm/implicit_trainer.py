@@ -63,7 +63,7 @@ def action_token_example(
     return ids, mask
 
 
-def _action_log_prob(model: Any, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+def action_log_prob(model: Any, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
     """Sum of log-probs of each row's action tokens, shape ``(batch,)``."""
     input_ids, attention, actions = batch
     logits = model(input_ids=input_ids, attention_mask=attention).logits
@@ -123,7 +123,7 @@ def train_implicit(
     with torch.no_grad(), model.disable_adapter():
         for start in tqdm(range(0, len(examples), config.batch_size), desc="reference log-probs"):
             chunk = examples[start : start + config.batch_size]
-            reference[start : start + len(chunk)] = _action_log_prob(
+            reference[start : start + len(chunk)] = action_log_prob(
                 model, right_padded(chunk, pad_id)
             )
     optimizer = torch.optim.AdamW(
@@ -140,7 +140,7 @@ def train_implicit(
                 index = order[start : start + config.batch_size]
                 batch = right_padded([examples[i] for i in index], pad_id)
                 loss = implicit_prm_loss(
-                    _action_log_prob(model, batch), reference[index], outcomes[index], config.beta
+                    action_log_prob(model, batch), reference[index], outcomes[index], config.beta
                 )
                 optimizer.zero_grad()
                 loss.backward()
