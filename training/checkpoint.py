@@ -35,14 +35,15 @@ def save_checkpoint(
     Args:
         output_dir: The run's folder.
         iteration: The iteration just finished; a resumed run starts at ``iteration + 1``.
+            -1 is the SFT warm start, before any iteration (folder ``checkpoint-warm-start``).
         model: The policy; only parameters that require grad are saved.
         optimizer: Its optimizer.
         state: JSON-serialisable trainer state saved beside the weights.
         extra: Other trained modules by name (an online PRM), saved the same way.
     """
     output_dir = Path(output_dir)
-    final = output_dir / f"{_PREFIX}{iteration:06d}"
-    partial = output_dir / f".partial-{_PREFIX}{iteration:06d}"
+    name = f"{_PREFIX}{iteration:06d}" if iteration >= 0 else f"{_PREFIX}warm-start"
+    final, partial = output_dir / name, output_dir / f".partial-{name}"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     for prefix, (module, its_optimizer) in {"": (model, optimizer), **(extra or {})}.items():
@@ -60,7 +61,9 @@ def save_checkpoint(
 
 
 def _checkpoints(output_dir: Path) -> list[Path]:
-    return sorted(p for p in output_dir.glob(f"{_PREFIX}*") if (p / "state.json").is_file())
+    """Complete checkpoints, oldest first (by the iteration they saved)."""
+    found = [p for p in output_dir.glob(f"{_PREFIX}*") if (p / "state.json").is_file()]
+    return sorted(found, key=lambda p: json.loads((p / "state.json").read_text())["iteration"])
 
 
 def latest_checkpoint(output_dir: str | Path) -> Path | None:

@@ -220,7 +220,7 @@ def train(
     checkpoint = latest_checkpoint(output) if resume else None
     if checkpoint is not None:
         done = int(load_checkpoint(checkpoint, model, optimizer, trained_prm)["iteration"]) + 1
-    log = MetricsLog(output, start=done + 1 if done else 0)
+    log = MetricsLog(output, start=done + 1 if checkpoint is not None else 0)
     pad_id = backend.tokenizer.pad_token_id
     measure = lambda: evaluate_policy(  # noqa: E731
         backend,
@@ -230,7 +230,7 @@ def train(
         batch_size=rollout.batch_size,
         on_done=on_episode,
     )
-    if done == 0:
+    if checkpoint is None:
         before = measure()
         if config.sft is not None:
             rows, dropped = warm_start_rows(
@@ -242,6 +242,10 @@ def train(
             warmed.update({k.replace("/", "_"): v for k, v in measure().items()})
             before.update({f"sft/{k}": v for k, v in warmed.items()})
         log.log(0, before)
+        if config.sft is not None:
+            # The warm start is minutes of work on a CPU: a run killed later resumes after it
+            # (checkpoint -1: no RL iteration finished), and other runs can branch from it.
+            save_checkpoint(output, -1, model, optimizer, {"seed": config.seed}, trained_prm)
         if on_iteration is not None:
             on_iteration(0, before)
     for iteration in range(done, config.iterations):

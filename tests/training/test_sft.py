@@ -8,6 +8,7 @@ from transformers import AutoTokenizer
 import prmgym  # noqa: F401 - registers the env ids
 from prmgym.errors import ConfigError
 from prmgym.generation import GenerationConfig
+from prmgym.training.checkpoint import latest_checkpoint
 from prmgym.training.config import load_train_config
 from prmgym.training.loss import action_logprobs
 from prmgym.training.policy_model import LoraSettings, load_policy_model
@@ -232,3 +233,35 @@ def test_training_with_sft_logs_the_warm_start_in_iteration_zero(
     assert first["sft/steps_dropped"] == 0
     assert "eval/success" in first and 0 <= first["sft/eval_success"] <= 1
     assert "sft/loss" not in result.metrics[1]
+
+
+def test_a_run_resumed_after_the_warm_start_does_not_repeat_it(
+    tiny_model_dir, tmp_path, monkeypatch
+):
+    settings = [
+        f"model={tiny_model_dir}",
+        f"output_dir={tmp_path}",
+        "rollout.tasks_per_iteration=1",
+        "rollout.group_size=2",
+        "rollout.max_steps=3",
+        "rollout.max_new_tokens=6",
+        "lora={r: 4, alpha: 8}",
+        "eval.tasks=1",
+        "sft={tasks: 2, batch_size: 2, max_length: 4096, learning_rate: 0.01}",
+    ]
+    # iterations=0 is the warm start alone; it leaves a checkpoint to go on from.
+    warm = train(load_train_config(None, [*settings, "iterations=0"]))
+    assert [m["iteration"] for m in warm.metrics] == [0] and "sft/loss" in warm.metrics[0]
+    assert latest_checkpoint(tmp_path).name == "checkpoint-warm-start"
+    saved = torch.load(latest_checkpoint(tmp_path) / "trainable.pt")
+
+    def no_second_warm_start(*args, **kwargs):
+        raise AssertionError("the warm start ran again")
+
+    monkeypatch.setattr("prmgym.training.trainer.sft_warm_start", no_second_warm_start)
+    resumed = train(load_train_config(None, [*settings, "iterations=1"]), resume=True)
+    assert [m["iteration"] for m in resumed.metrics] == [0, 1]
+    assert resumed.metrics[0] == warm.metrics[0]
+    assert latest_checkpoint(tmp_path).name == "checkpoint-000000"
+    # The RL iteration started from the warm-started adapter, not a fresh one.
+    assert any(v.abs().sum() > 0 for k, v in saved.items() if "lora_B" in k)
