@@ -147,18 +147,36 @@ def train(
             )
         except PrmgymError as exc:
             _fail(str(exc))
-    evals = [m for m in result.metrics if "eval/success" in m]
-    if len(evals) >= 2:
+    stages = _success_stages(result.metrics)
+    if len(stages) >= 2:
         console.print(
-            f"held-out success {evals[0]['eval/success']:.1%} before ->"
-            f" {evals[-1]['eval/success']:.1%} after"
-            f" [{evals[-1]['eval/success_low']:.2f}, {evals[-1]['eval/success_high']:.2f}]",
+            "held-out success: "
+            + " -> ".join(
+                f"{name} {p:.1%} [{low:.2f}, {high:.2f}]" for name, p, low, high in stages
+            ),
             highlight=False,
         )
     console.print(
         f"metrics in [bold]{result.output_dir / 'metrics.jsonl'}[/bold]; model in"
         f" [bold]{result.output_dir / 'final'}[/bold]"
     )
+
+
+def _success_stages(metrics: list[dict[str, float]]) -> list[tuple[str, float, float, float]]:
+    """(stage, success, 95% low, high): untrained, after the warm start, and at the end."""
+    stages = []
+    for m in metrics:
+        for prefix, name in (("eval/", "untrained"), ("sft/eval_", "warm start")):
+            if m["iteration"] == 0 and f"{prefix}success" in m:
+                values = (m[f"{prefix}success{s}"] for s in ("", "_low", "_high"))
+                stages.append((name, *values))
+    final = [m for m in metrics if m["iteration"] > 0 and "eval/success" in m]
+    if final:
+        last = final[-1]
+        stages.append(
+            ("trained", last["eval/success"], last["eval/success_low"], last["eval/success_high"])
+        )
+    return stages
 
 
 _TRAIN_SHOWN = (

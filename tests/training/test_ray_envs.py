@@ -110,6 +110,7 @@ def test_train_distributed_ray_rolls_out_on_actors(cluster, tiny_model_dir, tmp_
     ]
     result = CliRunner().invoke(app, ["train", "--distributed", "ray", *overrides])
     assert result.exit_code == 0, result.output
+    assert "held-out success: untrained" in result.output and "-> trained" in result.output
     assert yaml.safe_load((tmp_path / "config.yaml").read_text())["rollout"]["distributed"] == "ray"
     last = [json.loads(line) for line in (tmp_path / "metrics.jsonl").open()][-1]
     assert last["iteration"] == 1 and last["update/samples"] >= 4
