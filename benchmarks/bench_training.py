@@ -9,7 +9,9 @@ efficient).
 
 With an ``sft`` warm start in the config, it runs once per seed (``warm-seedS/``) and both
 variants resume from its checkpoint, so they start from the very same policy and the CPU pays
-for the warm start once; a warm start already in the output folder is reused.
+for the warm start once; a warm start already in the output folder is reused, and
+``--warm-from 'runs/quickstart-seed{seed}'`` takes the one a training run of the same config
+saved.
 
     python benchmarks/bench_training.py                                  # quickstart, seed 0
     python benchmarks/bench_training.py --seeds 3 --plot benchmarks/training.svg
@@ -53,6 +55,11 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=0, help="Seeds run from this one.")
     parser.add_argument("--output", default="runs/bench-training", help="Run folders go here.")
     parser.add_argument("--plot", default=None, help="Write the success curves here (SVG/PNG).")
+    parser.add_argument(
+        "--warm-from",
+        default=None,
+        help="Run folder template ({seed}) whose checkpoint-warm-start to branch from.",
+    )
     parser.add_argument("overrides", nargs="*", help="KEY=VALUE settings over the config.")
     args = parser.parse_args()
 
@@ -63,6 +70,12 @@ def main() -> None:
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     for seed in seeds:
         warm = Path(args.output) / f"warm-seed{seed}"
+        if args.warm_from and latest_checkpoint(warm) is None:
+            source = Path(args.warm_from.format(seed=seed))
+            warm.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(source / "checkpoint-warm-start", warm / "checkpoint-warm-start")
+            first = (source / "metrics.jsonl").read_text(encoding="utf-8").splitlines()[0]
+            (warm / "metrics.jsonl").write_text(first + "\n", encoding="utf-8")
         if base.sft is not None and latest_checkpoint(warm) is None:
             train(
                 load_train_config(
