@@ -81,9 +81,20 @@ class RolloutConfig:
     env_workers: int = 2
     """Ray actors hosting the rollout envs (``distributed: ray``)."""
 
+    engine: Literal["transformers", "vllm"] = "transformers"
+    """What generates rollouts and evaluation episodes: the training model itself
+    (``transformers``), or vLLM on a GPU (``vllm``, LoRA only: the adapter is saved after
+    every update and vLLM generates with it, so rollouts always use the current policy)."""
+
+    vllm_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Extra ``vllm.LLM`` arguments (e.g. ``gpu_memory_utilization: 0.3`` to leave the
+    training model room on the same GPU)."""
+
     def __post_init__(self) -> None:
         _at_least(self, 1, "tasks_per_iteration", "group_size", "max_steps", "max_new_tokens")
         _at_least(self, 1, "batch_size", "env_workers")
+        if self.engine not in ("transformers", "vllm"):
+            raise ConfigError(f"rollout.engine is transformers or vllm, got {self.engine!r}")
         if self.distributed not in ("local", "ray"):
             raise ConfigError(f"rollout.distributed is local or ray, got {self.distributed!r}")
         if self.temperature <= 0:
@@ -228,6 +239,11 @@ class TrainConfig:
     """Torch device of the policy."""
 
     def __post_init__(self) -> None:
+        if self.rollout.engine == "vllm" and self.lora is None:
+            raise ConfigError(
+                "rollout.engine: vllm syncs the policy into vLLM as a LoRA adapter; set lora "
+                "(e.g. lora: {r: 16}) or use rollout.engine: transformers for full fine-tuning"
+            )
         _at_least(self, 1, "checkpoint_every")
         _at_least(self, 0 if self.sft is not None else 1, "iterations")
 

@@ -16,6 +16,7 @@ untrained ``eval/...`` figures and adds the warm start's as ``sft/...``.
 from __future__ import annotations
 
 import random
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,9 +27,10 @@ from typing import Any
 import torch
 
 from prmgym.agents.backends.transformers_backend import TransformersBackend
+from prmgym.agents.backends.vllm_backend import VLLMBackend
 from prmgym.agents.policies.llm import LLMPolicy
 from prmgym.agents.runner import ProgressCallback, run_episodes
-from prmgym.generation import GenerationConfig
+from prmgym.generation import GenerationBackend, GenerationConfig
 from prmgym.registry import env_info
 from prmgym.rewards.base import ProcessRewardModel
 from prmgym.rewards.registry import make_scorer
@@ -41,6 +43,7 @@ from prmgym.training.metrics_log import MetricsLog
 from prmgym.training.online_prm import SPEC as ONLINE_PRM
 from prmgym.training.online_prm import OnlineImplicitPRM
 from prmgym.training.policy_model import load_policy_model, reference_logprobs
+from prmgym.training.prm.train import resolve_base_model
 from prmgym.training.ray_envs import EnvWorkers, RemoteScorer
 from prmgym.training.rollouts import (
     EnvFactory,
@@ -68,7 +71,7 @@ class TrainResult:
 
 
 def evaluate_policy(
-    backend: TransformersBackend,
+    backend: GenerationBackend,
     make_env: EnvFactory,
     task_ids: Sequence[str],
     *,
@@ -222,8 +225,18 @@ def train(
         done = int(load_checkpoint(checkpoint, model, optimizer, trained_prm)["iteration"]) + 1
     log = MetricsLog(output, start=done + 1 if checkpoint is not None else 0)
     pad_id = backend.tokenizer.pad_token_id
+    engine = _rollout_engine(config, backend)
+
+    def policy_changed(step: str) -> None:
+        """Weights changed: drop cached prefixes, and hand vLLM the new adapter."""
+        backend.forget_cached_prefixes()
+        if isinstance(engine, VLLMBackend):
+            _sync_adapter(model, engine, output / "rollout-adapter" / step)
+
+    if checkpoint is not None:
+        policy_changed(checkpoint.name)
     measure = lambda: evaluate_policy(  # noqa: E731
-        backend,
+        engine,
         eval_env,
         eval_ids,
         max_new_tokens=rollout.max_new_tokens,
@@ -238,7 +251,7 @@ def train(
             )
             warmed = sft_warm_start(backend, rows, config.sft, seed=config.seed)
             warmed["steps_dropped"] = float(dropped)
-            backend.forget_cached_prefixes()
+            policy_changed("warm-start")
             warmed.update({k.replace("/", "_"): v for k, v in measure().items()})
             before.update({f"sft/{k}": v for k, v in warmed.items()})
         log.log(0, before)
@@ -251,7 +264,7 @@ def train(
     for iteration in range(done, config.iterations):
         started = time.perf_counter()
         policy = LLMPolicy(
-            backend,
+            engine,
             GenerationConfig(
                 max_new_tokens=rollout.max_new_tokens,
                 temperature=rollout.temperature,
@@ -307,7 +320,7 @@ def train(
                 generator=random.Random(f"{config.seed}:{iteration}"),
             )
         )
-        backend.forget_cached_prefixes()
+        policy_changed(f"iteration-{iteration}")
         metrics["time/rollout_s"] = rolled - started
         metrics["time/update_s"] = time.perf_counter() - rolled
         finished = iteration + 1
@@ -324,6 +337,28 @@ def train(
         rollout_env.shutdown()
     _save_final(backend, output / "final")
     return TrainResult(output, log.records())
+
+
+def _rollout_engine(config: TrainConfig, backend: TransformersBackend) -> GenerationBackend:
+    """What generates episodes: the training model's own backend, or vLLM on a GPU."""
+    if config.rollout.engine == "transformers":
+        return backend
+    assert config.lora is not None  # TrainConfig checks it
+    return VLLMBackend(
+        resolve_base_model(config.model),
+        enable_lora=True,
+        max_lora_rank=config.lora.r,
+        **config.rollout.vllm_kwargs,
+    )
+
+
+def _sync_adapter(model: torch.nn.Module, engine: VLLMBackend, target: Path) -> None:
+    """Save the policy's adapter to ``target`` and have vLLM generate with it (older ones go)."""
+    model.save_pretrained(target)
+    engine.use_adapter(target)
+    for old in target.parent.iterdir():
+        if old != target:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _update_and_score(prm: OnlineImplicitPRM, groups: list[list[Trajectory]]) -> dict[str, float]:

@@ -8,6 +8,7 @@ call, so a batch mixing continued chats and new turns goes out as two calls.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from prmgym.errors import ProviderError
@@ -28,8 +29,12 @@ class VLLMBackend:
 
     Args:
         model: Hub id or local path.
-        **llm_kwargs: Passed to ``vllm.LLM`` (``gpu_memory_utilization``, ``dtype``...).
+        **llm_kwargs: Passed to ``vllm.LLM`` (``gpu_memory_utilization``, ``dtype``,
+            ``enable_lora`` and ``max_lora_rank`` for :meth:`use_adapter`...).
     """
+
+    _adapter: Any = None
+    _adapters_loaded = 0
 
     def __init__(self, model: str, **llm_kwargs: Any):
         try:
@@ -41,6 +46,24 @@ class VLLMBackend:
         self._vllm = vllm
         self.name = f"vllm:{model}"
         self.llm = vllm.LLM(model=model, **llm_kwargs)
+
+    def use_adapter(self, path: str | Path | None) -> None:
+        """Generate with the LoRA adapter saved at ``path`` from now on; None: the base model.
+
+        This is how a trainer syncs its updated policy into the rollout engine: it saves the
+        adapter (peft ``save_pretrained``) after each update and points here. Each call gets a
+        new adapter id, so vLLM loads the new weights rather than serving a cached copy. The
+        LLM must have been built with ``enable_lora=True`` and a ``max_lora_rank`` at least
+        the adapter's.
+        """
+        if path is None:
+            self._adapter = None
+            return
+        from vllm.lora.request import LoRARequest
+
+        self._adapters_loaded += 1
+        number = self._adapters_loaded
+        self._adapter = LoRARequest(f"policy-{number}", number, str(path))
 
     def generate(self, chats: Sequence[Chat], config: GenerationConfig) -> list[list[Completion]]:
         """One ``LLM.chat`` call for the batch (two when it mixes continued chats and new turns).
@@ -96,11 +119,13 @@ class VLLMBackend:
             ]
             if not indices:
                 continue
-            flags = (
+            flags: dict[str, Any] = (
                 {"continue_final_message": True, "add_generation_prompt": False}
                 if continued
                 else {}
             )
+            if self._adapter is not None:
+                flags["lora_request"] = self._adapter
             group = self.llm.chat(
                 [list(chats[i]) for i in indices], params, use_tqdm=False, **flags
             )

@@ -1,6 +1,7 @@
 """vLLM needs a GPU; what runs here is how its calls are made and its outputs mapped."""
 
-from types import SimpleNamespace
+import sys
+from types import ModuleType, SimpleNamespace
 
 from prmgym.agents.backends.vllm_backend import VLLMBackend, to_completion
 from prmgym.generation import GenerationConfig
@@ -77,4 +78,28 @@ def test_an_unmixed_batch_is_one_call():
     assert backend.llm.calls == [
         (2, {}),
         (3, {"continue_final_message": True, "add_generation_prompt": False}),
+    ]
+
+
+def test_use_adapter_sends_each_saved_adapter_under_a_new_id(monkeypatch, tmp_path):
+    lora = ModuleType("vllm.lora.request")
+    lora.LoRARequest = lambda name, number, path: ("lora", name, number, path)
+    monkeypatch.setitem(sys.modules, "vllm.lora.request", lora)
+    backend = fake_backend()
+    backend.generate([[USER]], GenerationConfig(max_new_tokens=4))
+    backend.use_adapter(tmp_path / "a")
+    backend.generate([[USER], [USER, PREFILL]], GenerationConfig(max_new_tokens=4))
+    # The same path saved again holds new weights: a new id makes vLLM load them.
+    backend.use_adapter(tmp_path / "a")
+    backend.generate([[USER]], GenerationConfig(max_new_tokens=4))
+    backend.use_adapter(None)
+    backend.generate([[USER]], GenerationConfig(max_new_tokens=4))
+    first = ("lora", "policy-1", 1, str(tmp_path / "a"))
+    second = ("lora", "policy-2", 2, str(tmp_path / "a"))
+    assert [flags.get("lora_request") for _, flags in backend.llm.calls] == [
+        None,
+        first,
+        first,
+        second,
+        None,
     ]
