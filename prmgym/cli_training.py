@@ -92,14 +92,18 @@ def train(
 ) -> None:
     """Train an LLM agent with RL: G episodes per task, dual-granularity advantages, PPO-clip.
 
-    Each iteration runs rollout.group_size episodes of rollout.tasks_per_iteration training
-    tasks, scores their steps with rollout.prm, combines the group-normalised outcome with the
-    step-level process term (advantages.omega; 0 = outcome only), and updates the LoRA adapter
-    on the action tokens (sft.tasks=N first runs an SFT warm start on N oracle-solved
-    training tasks). Held-out success is measured before, every eval.every iterations and
-    at the end. Writes OUTPUT_DIR/metrics.jsonl (plus TensorBoard events when installed),
-    checkpoints (resume with --resume) and OUTPUT_DIR/final, a model directory:
-    `prmgym eval --suite search-lite --agent transformers:OUTPUT_DIR/final`.
+    Start with `prmgym train --config configs/quickstart.yaml` (SmolLM2 +
+    LoRA on a CPU, about 25 min). Each iteration runs rollout.group_size
+    episodes of rollout.tasks_per_iteration training tasks, scores their
+    steps with rollout.prm (online-implicit: a PRM trained on the
+    rollouts' outcomes as it goes), adds the step-level term to the
+    group-normalised outcome (advantages.omega; 0 = outcome only), and
+    updates the adapter on the action tokens. sft: {...} first runs a warm
+    start on oracle episodes. Held-out success is measured before, every
+    eval.every iterations and at the end. Writes OUTPUT_DIR/metrics.jsonl,
+    checkpoints (--resume continues a killed run) and OUTPUT_DIR/final, a
+    model for `prmgym eval --suite search-lite --agent
+    transformers:OUTPUT_DIR/final`.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
