@@ -10,6 +10,7 @@ import typer
 from prmgym import cli_training
 from prmgym.cli_output import console as _console
 from prmgym.cli_output import fail as _fail
+from prmgym.cli_output import progress as _progress
 
 app = typer.Typer(
     name="prmgym",
@@ -209,7 +210,6 @@ def eval_(
     Each agent runs under each --search method: one results row per pair, e.g.
     `--agent noisy-oracle:0.5 --search none --search prune:k=4 --search bon:n=4`.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
     from rich.table import Table
 
     from prmgym.agents.evaluation import evaluate
@@ -223,13 +223,7 @@ def eval_(
         loaded = load_suite(suite)
     except PrmgymError as exc:
         _fail(str(exc))
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as bar:
+    with _progress(console) as bar:
 
         def progress(agent_name: str, total: int) -> Any:
             task = bar.add_task(f"{agent_name} on {loaded.name}", total=total)

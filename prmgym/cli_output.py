@@ -18,3 +18,16 @@ def fail(message: str) -> NoReturn:
     """Print ``message`` as an error and exit with status 2."""
     console().print(f"[red]error:[/red] {message}")
     raise typer.Exit(2)
+
+
+def progress(out: Any) -> Any:
+    """A rich progress display with a bar, done/total and elapsed time, printing to ``out``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=out,
+    )

@@ -12,6 +12,7 @@ import typer
 
 from prmgym.cli_output import console as _console
 from prmgym.cli_output import fail as _fail
+from prmgym.cli_output import progress as _progress
 
 
 def train_prm(
@@ -105,8 +106,6 @@ def train(
     model for `prmgym eval --suite search-lite --agent
     transformers:OUTPUT_DIR/final`.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
     from prmgym.errors import PrmgymError
     from prmgym.training.config import load_train_config
     from prmgym.training.trainer import train as run_training
@@ -123,13 +122,7 @@ def train(
         f" iterations -> {settings.output_dir}",
         highlight=False,
     )
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as bar:
+    with _progress(console) as bar:
         iterations = bar.add_task("iterations", total=settings.iterations)
         episodes = bar.add_task("episodes", total=None)
 
