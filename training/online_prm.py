@@ -31,7 +31,7 @@ from prmgym.rewards.render import OBSERVATION_CHARS, render_trajectory
 from prmgym.training.prm.implicit_trainer import (
     action_log_prob,
     action_token_example,
-    implicit_prm_loss,
+    implicit_prm_steps,
 )
 from prmgym.training.prm.train import resolve_base_model
 from prmgym.training.samples import right_padded
@@ -180,19 +180,19 @@ class OnlineImplicitPRM:
         for _ in range(self.settings.epochs):
             order = list(range(len(examples)))
             self._order.shuffle(order)
-            for start in range(0, len(order), size):
-                index = order[start : start + size]
-                batch = right_padded([examples[i] for i in index], self._pad_id)
-                loss = implicit_prm_loss(
-                    action_log_prob(self.model, batch),
-                    reference[index],
-                    outcomes[index],
-                    self.settings.beta,
+            losses.extend(
+                implicit_prm_steps(
+                    self.model,
+                    self.optimizer,
+                    examples,
+                    reference,
+                    outcomes,
+                    beta=self.settings.beta,
+                    order=order,
+                    batch_size=size,
+                    pad_id=self._pad_id,
                 )
-                self.optimizer.zero_grad()
-                loss.backward()
-                self.optimizer.step()
-                losses.append(float(loss.detach()))
+            )
         self.model.eval()
         return {
             "prm/loss": sum(losses) / len(losses),

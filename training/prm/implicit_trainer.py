@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,34 @@ def implicit_prm_loss(
     return torch.nn.functional.binary_cross_entropy_with_logits(logits, outcome)
 
 
+def implicit_prm_steps(
+    model: Any,
+    optimizer: torch.optim.Optimizer,
+    examples: Sequence[tuple[list[int], list[bool]]],
+    reference: torch.Tensor,
+    outcomes: torch.Tensor,
+    *,
+    beta: float,
+    order: Sequence[int],
+    batch_size: int,
+    pad_id: int,
+) -> Iterator[float]:
+    """One pass of PRIME's loss over ``examples`` in ``order``; yields each step's loss.
+
+    ``reference`` holds each example's action log-prob under pi_ref (computed once, before).
+    """
+    for start in range(0, len(order), batch_size):
+        index = list(order[start : start + batch_size])
+        batch = right_padded([examples[i] for i in index], pad_id)
+        loss = implicit_prm_loss(
+            action_log_prob(model, batch), reference[index], outcomes[index], beta
+        )
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        yield float(loss.detach())
+
+
 def train_implicit(
     config: TrainPRMConfig, rows: Sequence[dict[str, Any]], base_model: str | Path
 ) -> Path:
@@ -136,17 +164,19 @@ def train_implicit(
     with tqdm(total=total, desc="implicit PRM") as bar:
         for _ in range(config.epochs):
             order = torch.randperm(len(examples), generator=generator).tolist()
-            for start in range(0, len(order), config.batch_size):
-                index = order[start : start + config.batch_size]
-                batch = right_padded([examples[i] for i in index], pad_id)
-                loss = implicit_prm_loss(
-                    action_log_prob(model, batch), reference[index], outcomes[index], config.beta
-                )
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                losses.append(float(loss))
-                bar.set_postfix(loss=f"{losses[-1]:.4f}")
+            for loss in implicit_prm_steps(
+                model,
+                optimizer,
+                examples,
+                reference,
+                outcomes,
+                beta=config.beta,
+                order=order,
+                batch_size=config.batch_size,
+                pad_id=pad_id,
+            ):
+                losses.append(loss)
+                bar.set_postfix(loss=f"{loss:.4f}")
                 bar.update()
     model.save_pretrained(output / ADAPTER_DIR)
     summary = {
