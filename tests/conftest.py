@@ -289,3 +289,204 @@ def chat_completions_server(
     server = _chat_completions_server_session
     yield server
     server.failures.clear()
+
+
+@dataclass
+class VLLMServer:
+    """A loopback stand-in of the vLLM server routes TRL's ``VLLMClient`` calls.
+
+    ``GET /health``, ``/v1/models`` (one model, ``"tiny"``) and ``/get_world_size``;
+    ``POST /v1/completions`` with token-id prompts (a list of lists), answered like vLLM:
+    ``n`` choices per prompt, prompt-major, each with ``prompt_token_ids``, ``token_ids`` (the
+    end-of-sequence token included when generation ended on it), ``text`` (cut before a stop
+    string), ``finish_reason`` and, unless ``logprobs`` is null, log-probs in the completions
+    format with ``"token_id:<id>"`` tokens: each sampled token's log-prob and, per position,
+    the ``logprobs`` likeliest alternatives plus the sampled token. ``POST
+    /reset_prefix_cache``, ``/start_weight_update`` and ``/finish_weight_update`` answer ``{}``.
+
+    Generation is plain ``model.generate`` on ``model``, which a test may change (e.g. load
+    weights a sync pushed). Requests it cannot serve as vLLM would get 400, never a 5xx (the
+    client backs off for seconds on those). Build the client with
+    ``trl.generation.vllm_client.is_vllm_available`` monkeypatched to return True.
+    """
+
+    url: str
+    """Root URL, e.g. ``VLLMServerBackend(server.url, server.tokenizer)``."""
+    model: Any
+    """The ``LlamaForCausalLM`` generating the answers, a copy of its own."""
+    tokenizer: PreTrainedTokenizerFast
+    """The tiny model's tokenizer."""
+    requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """``(path, JSON body)`` of every request received, in order (GET bodies are ``{}``)."""
+
+
+def _vllm_choice(
+    server: VLLMServer, prompt: list[int], row: list[int], body: dict[str, Any]
+) -> dict[str, Any]:
+    """One vLLM completions choice for a generated row (pad after an early end included)."""
+    import torch
+
+    tokenizer = server.tokenizer
+    stop = body.get("stop") or []
+    ids, finish = row, "length"
+    for end in range(1, len(row) + 1):
+        # vLLM ends on eos (kept in token_ids) or once the text holds a stop string.
+        text = tokenizer.decode(row[:end], skip_special_tokens=True)
+        if row[end - 1] == tokenizer.eos_token_id or any(s in text for s in stop):
+            ids, finish = row[:end], "stop"
+            break
+    text = tokenizer.decode(ids, skip_special_tokens=True)
+    cuts = [text.find(s) for s in stop if s in text]
+    text = text[: min(cuts)] if cuts else text
+    choice: dict[str, Any] = {
+        "text": text,
+        "prompt_token_ids": prompt,
+        "token_ids": ids,
+        "finish_reason": finish,
+        "logprobs": None,
+    }
+    k = body.get("logprobs")
+    if k is not None:
+        with torch.inference_mode():
+            logits = server.model(torch.tensor([prompt + ids])).logits[0]
+        steps = torch.log_softmax(logits[len(prompt) - 1 : -1].float(), dim=-1)
+        sampled = steps.gather(1, torch.tensor(ids)[:, None]).squeeze(1).tolist()
+        top = steps.topk(k, dim=-1) if k else None
+        tops = []
+        for t, token in enumerate(ids):
+            alternatives = {f"token_id:{token}": sampled[t]}
+            if top is not None:
+                pairs = zip(top.indices[t].tolist(), top.values[t].tolist(), strict=True)
+                alternatives.update({f"token_id:{i}": lp for i, lp in pairs})
+            tops.append(alternatives)
+        choice["logprobs"] = {
+            "tokens": [f"token_id:{token}" for token in ids],
+            "token_logprobs": sampled,
+            "top_logprobs": tops,
+        }
+    return choice
+
+
+def _vllm_completions(server: VLLMServer, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    import torch
+
+    prompts = body.get("prompt")
+    if not (
+        isinstance(prompts, list)
+        and all(isinstance(p, list) and all(isinstance(i, int) for i in p) for p in prompts)
+    ):
+        return 400, {"error": "the stand-in takes token-id prompts only (a list of lists)"}
+    if not (body.get("return_token_ids") and body.get("return_tokens_as_token_ids")):
+        return 400, {"error": "return_token_ids and return_tokens_as_token_ids must be set"}
+    if (body.get("top_k", 0), body.get("min_p", 0.0), body.get("repetition_penalty", 1.0)) not in (
+        (0, 0.0, 1.0),
+        (-1, 0.0, 1.0),
+    ):
+        return 400, {"error": "the stand-in does not implement top_k, min_p or repetition_penalty"}
+    n = body.get("n", 1)
+    temperature = body.get("temperature", 1.0)
+    sampling: dict[str, Any] = {"do_sample": False}
+    if temperature != 0:
+        top_p = body.get("top_p", 1.0)
+        sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0}
+    if body.get("seed") is not None:
+        torch.manual_seed(body["seed"])
+    choices = []
+    for prompt in prompts:
+        with torch.inference_mode():
+            rows = server.model.generate(
+                input_ids=torch.tensor([prompt] * n),
+                attention_mask=torch.ones(n, len(prompt), dtype=torch.long),
+                max_new_tokens=body.get("max_tokens", 16),
+                eos_token_id=server.tokenizer.eos_token_id,
+                pad_token_id=server.tokenizer.pad_token_id,
+                **sampling,
+            )
+        for row in rows[:, len(prompt) :].tolist():
+            choices.append(_vllm_choice(server, prompt, row, body))
+    for i, choice in enumerate(choices):
+        choice["index"] = i
+    return 200, {"id": "cmpl-stand-in", "model": "tiny", "choices": choices}
+
+
+def _vllm_handler(server: VLLMServer) -> type:
+    import json
+    from http.server import BaseHTTPRequestHandler
+
+    # Requests may arrive concurrently; one at a time keeps seeded sampling reproducible.
+    lock = threading.Lock()
+    routes_get = {
+        "/health": {},
+        "/v1/models": {"object": "list", "data": [{"id": "tiny", "object": "model"}]},
+        "/get_world_size": {"world_size": 1},
+    }
+    routes_post_empty = ("/reset_prefix_cache", "/start_weight_update", "/finish_weight_update")
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self, status: int, payload: dict[str, Any]) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            with lock:
+                server.requests.append((self.path, {}))
+            if self.path in routes_get:
+                self._answer(200, routes_get[self.path])
+            else:
+                self._answer(404, {"error": f"no route {self.path}"})
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                body = json.loads(raw) if raw else {}
+            except ValueError:
+                self._answer(400, {"error": "body is not JSON"})
+                return
+            with lock:
+                server.requests.append((self.path, body))
+                if self.path in routes_post_empty:
+                    status, payload = 200, {}
+                elif self.path == "/v1/completions":
+                    try:
+                        status, payload = _vllm_completions(server, body)
+                    except Exception as exc:  # a 5xx would make the client back off and retry
+                        status, payload = 400, {"error": repr(exc)}
+                else:
+                    status, payload = 404, {"error": f"no route {self.path}"}
+            self._answer(status, payload)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # keep test output clean
+
+    return Handler
+
+
+@pytest.fixture
+def vllm_server(tiny_model_dir: Path) -> Iterator[VLLMServer]:
+    """A fresh stand-in vLLM server per test, serving its own copy of the tiny model.
+
+    Usage: ``VLLMServerBackend(vllm_server.url, vllm_server.tokenizer)`` with
+    ``trl.generation.vllm_client.is_vllm_available`` monkeypatched to return True.
+    """
+    from http.server import ThreadingHTTPServer
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    server = VLLMServer(
+        url="",
+        model=AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval(),
+        tokenizer=AutoTokenizer.from_pretrained(tiny_model_dir),
+    )
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _vllm_handler(server))
+    server.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(timeout=10)

@@ -149,6 +149,20 @@ def _template_flags(chat: Chat) -> dict[str, bool]:
     return {"add_generation_prompt": True}
 
 
+def chat_prompt_ids(tokenizer: PreTrainedTokenizerBase, chats: Sequence[Chat]) -> list[list[int]]:
+    """Token ids of each templated chat: an assistant turn opened, or the last one continued.
+
+    Every backend that generates for the trainer templates this way, so rollout prompts are
+    exactly the tokens the update computes log-probs on.
+    """
+    prompts = [
+        tokenizer.apply_chat_template(list(chat), tokenize=False, **_template_flags(chat))
+        for chat in chats
+    ]
+    # The chat template already holds any BOS token, so the tokenizer must not add another.
+    return tokenizer(prompts, add_special_tokens=False)["input_ids"]
+
+
 class _SampledTokenLogprobs(LogitsProcessor):
     """Records each sampled token's log-prob under the untempered model distribution.
 
@@ -396,12 +410,7 @@ class TransformersBackend:
         A continued (prefilled) prompt is plain tokens like any other, so the prefix cache,
         which matches prompts token by token, needs no special case for it.
         """
-        prompts = [
-            self.tokenizer.apply_chat_template(list(chat), tokenize=False, **_template_flags(chat))
-            for chat in chats
-        ]
-        # The chat template already holds any BOS token, so the tokenizer must not add another.
-        return self.tokenizer(prompts, add_special_tokens=False)["input_ids"]
+        return chat_prompt_ids(self.tokenizer, chats)
 
     def _model_inputs(
         self, ids: list[list[int]]
