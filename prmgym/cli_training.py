@@ -86,7 +86,7 @@ def train(
         str | None,
         typer.Option(
             help="Where rollout envs run: local (this process) or ray (Ray actors on the cluster"
-            " RAY_ADDRESS names, else a local one; needs `pip install 'prmgym[ray]'`;"
+            " RAY_ADDRESS names, else a local one; needs `pip install 'prmgym\\[ray]'`;"
             " rollout.env_workers sets how many). Default: the config's rollout.distributed."
         ),
     ] = None,
@@ -105,12 +105,20 @@ def train(
     checkpoints (--resume continues a killed run) and OUTPUT_DIR/final, a
     model for `prmgym eval --suite search-lite --agent
     transformers:OUTPUT_DIR/final`.
+
+    On GPUs: rollout.engine=vllm (colocated) or vllm-server (a `vllm
+    serve` at rollout.vllm_server_url, weights pushed after each update);
+    several GPUs train data-parallel under `accelerate launch --multi_gpu
+    -m prmgym.cli train ...` or torchrun.
     """
     from prmgym.errors import PrmgymError
     from prmgym.training.config import load_train_config
+    from prmgym.training.data_parallel import launched_rank
     from prmgym.training.trainer import train as run_training
 
     console = _console()
+    # Under `accelerate launch`/`torchrun` every process runs this; one reports.
+    console.quiet = launched_rank() != 0
     try:
         extra = [f"rollout.distributed={distributed}"] if distributed else []
         settings = load_train_config(config, [*(overrides or ()), *extra])

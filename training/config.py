@@ -81,20 +81,33 @@ class RolloutConfig:
     env_workers: int = 2
     """Ray actors hosting the rollout envs (``distributed: ray``)."""
 
-    engine: Literal["transformers", "vllm"] = "transformers"
+    engine: Literal["transformers", "vllm", "vllm-server"] = "transformers"
     """What generates rollouts and evaluation episodes: the training model itself
-    (``transformers``), or vLLM on a GPU (``vllm``, LoRA only: the adapter is saved after
-    every update and vLLM generates with it, so rollouts always use the current policy)."""
+    (``transformers``); vLLM in this process on a GPU (``vllm``, colocated, LoRA only: the
+    adapter is saved after every update and vLLM generates with it); or a vLLM server of its
+    own (``vllm-server``, at ``vllm_server_url``: generation over HTTP through TRL's client,
+    and after every update the policy's weights, LoRA merged, are broadcast to it over NCCL,
+    so the trainer must be on a CUDA device). Either way rollouts use the current policy."""
 
     vllm_kwargs: dict[str, Any] = field(default_factory=dict)
     """Extra ``vllm.LLM`` arguments (e.g. ``gpu_memory_utilization: 0.3`` to leave the
     training model room on the same GPU)."""
 
+    vllm_server_url: str = "http://127.0.0.1:8000"
+    """Root URL of the server ``engine: vllm-server`` uses; start it with
+    ``VLLM_SERVER_DEV_MODE=1 vllm serve MODEL --weight-transfer-config '{"backend": "nccl"}'``
+    serving the model being trained."""
+
+    vllm_server_timeout: float = 240.0
+    """Seconds to wait for that server to come up."""
+
     def __post_init__(self) -> None:
         _at_least(self, 1, "tasks_per_iteration", "group_size", "max_steps", "max_new_tokens")
         _at_least(self, 1, "batch_size", "env_workers")
-        if self.engine not in ("transformers", "vllm"):
-            raise ConfigError(f"rollout.engine is transformers or vllm, got {self.engine!r}")
+        if self.engine not in ("transformers", "vllm", "vllm-server"):
+            raise ConfigError(
+                f"rollout.engine is transformers, vllm or vllm-server, got {self.engine!r}"
+            )
         if self.distributed not in ("local", "ray"):
             raise ConfigError(f"rollout.distributed is local or ray, got {self.distributed!r}")
         if self.temperature <= 0:

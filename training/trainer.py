@@ -11,6 +11,9 @@ at the end; everything goes to ``metrics.jsonl``.
 With ``sft`` set, a fresh run fine-tunes the policy on expert steps after measuring it
 untrained (:mod:`prmgym.training.sft`), then measures it again: the iteration-0 line keeps the
 untrained ``eval/...`` figures and adds the warm start's as ``sft/...``.
+
+Launched as several processes (``accelerate launch``, ``torchrun``), the run is data-parallel:
+see :mod:`prmgym.training.data_parallel`.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import torch
 
 from prmgym.agents.backends.transformers_backend import TransformersBackend
 from prmgym.agents.backends.vllm_backend import VLLMBackend
+from prmgym.agents.backends.vllm_server_backend import VLLMServerBackend
 from prmgym.agents.policies.llm import LLMPolicy
 from prmgym.agents.runner import ProgressCallback, run_episodes
 from prmgym.generation import GenerationBackend, GenerationConfig
@@ -38,6 +42,7 @@ from prmgym.summary import wilson_interval
 from prmgym.training.advantages import dual_granularity_advantages
 from prmgym.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from prmgym.training.config import OptimConfig, RolloutConfig, TrainConfig
+from prmgym.training.data_parallel import DataParallel
 from prmgym.training.loss import action_logprobs, ppo_clip_loss
 from prmgym.training.metrics_log import MetricsLog
 from prmgym.training.online_prm import SPEC as ONLINE_PRM
@@ -78,13 +83,24 @@ def evaluate_policy(
     max_new_tokens: int,
     batch_size: int = 32,
     on_done: ProgressCallback | None = None,
+    parallel: DataParallel | None = None,
 ) -> dict[str, float]:
-    """Greedy success on ``task_ids`` (one episode each) with its 95% Wilson interval."""
+    """Greedy success on ``task_ids`` (one episode each) with its 95% Wilson interval.
+
+    With ``parallel``, each process runs its share of the tasks and all get the total.
+    """
+    parallel = parallel or DataParallel()
     policy = LLMPolicy(backend, GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0))
-    runs = run_episodes(make_env, task_ids, policy, batch_size=batch_size, on_done=on_done)
-    wins = sum(t.success for t in runs)
-    low, high = wilson_interval(wins, len(runs))
-    return {"eval/success": wins / len(runs), "eval/success_low": low, "eval/success_high": high}
+    mine = parallel.share(task_ids)
+    runs = run_episodes(make_env, mine, policy, batch_size=batch_size, on_done=on_done)
+    outcomes = parallel.gather([t.success for t in runs])
+    wins = sum(outcomes)
+    low, high = wilson_interval(wins, len(outcomes))
+    return {
+        "eval/success": wins / len(outcomes),
+        "eval/success_low": low,
+        "eval/success_high": high,
+    }
 
 
 def rollout_metrics(trajectories: Sequence[Trajectory]) -> dict[str, float]:
@@ -96,6 +112,7 @@ def rollout_metrics(trajectories: Sequence[Trajectory]) -> dict[str, float]:
         "rollout/outcome": fmean(t.outcome_reward for t in ok) if ok else 0.0,
         "rollout/steps": fmean(len(t.steps) for t in ok) if ok else 0.0,
         "rollout/prm": fmean(scores) if scores else 0.0,
+        "rollout/episodes": float(len(trajectories)),
         "rollout/broken": 1 - len(ok) / len(trajectories) if trajectories else 0.0,
         "rollout/generated_tokens": float(
             sum(t.accounting.completion_tokens for t in trajectories)
@@ -111,28 +128,36 @@ def update_policy(
     *,
     pad_id: int,
     generator: random.Random,
+    parallel: DataParallel | None = None,
 ) -> dict[str, float]:
     """PPO-clip epochs over ``samples``; the old log-probs are the policy's before the update.
 
-    Samples with a zero advantage carry no gradient and are skipped.
+    Samples with a zero advantage carry no gradient and are skipped. Under data parallelism
+    every process passes the same samples and generator, computes its share of each minibatch
+    and takes the same optimizer step (see :mod:`prmgym.training.data_parallel`).
     """
+    parallel = parallel or DataParallel()
     samples = [s for s in samples if s.advantage != 0 and s.action_ids]
     if not samples:
         return {"update/samples": 0.0}
     model.train()
     with torch.no_grad():
-        old, _ = action_logprobs(
+        mine = parallel.share(samples)
+        old_mine, _ = action_logprobs(
             model,
-            samples,
+            mine,
             batch_size=optim.minibatch_size,
             pad_id=pad_id,
             shared_prefix=optim.prefix_cache,
         )
-    reference = None
-    if optim.kl_coef > 0:
-        reference = reference_logprobs(
-            model, samples, batch_size=optim.minibatch_size, pad_id=pad_id
-        )
+        old = parallel.gather([t.cpu() for t in old_mine])
+        reference = None
+        if optim.kl_coef > 0:
+            reference_mine = reference_logprobs(
+                model, mine, batch_size=optim.minibatch_size, pad_id=pad_id
+            )
+            reference = parallel.gather([t.cpu() for t in reference_mine])
+    trainable = [p for p in model.parameters() if p.requires_grad]
     totals: dict[str, list[float]] = {}
     order = list(range(len(samples)))
     steps = 0
@@ -142,38 +167,45 @@ def update_policy(
             order[i : i + optim.minibatch_size] for i in range(0, len(order), optim.minibatch_size)
         ]
         for n, batch in enumerate(batches):
-            chosen = [samples[i] for i in batch]
-            logprobs, entropy = action_logprobs(
-                model,
-                chosen,
-                batch_size=len(chosen),
-                pad_id=pad_id,
-                with_entropy=True,
-                shared_prefix=optim.prefix_cache,
-            )
-            loss, stats = ppo_clip_loss(
-                logprobs,
-                [old[i] for i in batch],
-                [s.advantage for s in chosen],
-                clip_eps=optim.clip_eps,
-                ref_logprobs=None if reference is None else [reference[i] for i in batch],
-                kl_coef=optim.kl_coef,
-            )
-            (loss / optim.grad_accumulation).backward()
-            if (n + 1) % optim.grad_accumulation == 0 or n == len(batches) - 1:
-                norm = torch.nn.utils.clip_grad_norm_(
-                    [p for p in model.parameters() if p.requires_grad], optim.max_grad_norm
+            stats: dict[str, float] = {}
+            part = parallel.share(batch)
+            if part:
+                chosen = [samples[i] for i in part]
+                logprobs, entropy = action_logprobs(
+                    model,
+                    chosen,
+                    batch_size=len(chosen),
+                    pad_id=pad_id,
+                    with_entropy=True,
+                    shared_prefix=optim.prefix_cache,
                 )
+                loss, stats = ppo_clip_loss(
+                    logprobs,
+                    [old[i] for i in part],
+                    [s.advantage for s in chosen],
+                    clip_eps=optim.clip_eps,
+                    ref_logprobs=None if reference is None else [reference[i] for i in part],
+                    kl_coef=optim.kl_coef,
+                )
+                # The loss is a mean over this share's tokens; weighted by the share's part of
+                # the minibatch's tokens, the processes' mean gradient is the whole minibatch's.
+                share = sum(len(s.action_ids) for s in chosen) / sum(
+                    len(samples[i].action_ids) for i in batch
+                )
+                (loss * share * parallel.world / optim.grad_accumulation).backward()
+                if entropy is not None:
+                    stats["entropy"] = float(torch.cat(entropy).detach().mean())
+            if (n + 1) % optim.grad_accumulation == 0 or n == len(batches) - 1:
+                parallel.average_gradients(trainable)
+                norm = torch.nn.utils.clip_grad_norm_(trainable, optim.max_grad_norm)
                 optimizer.step()
                 optimizer.zero_grad()
                 steps += 1
                 stats["grad_norm"] = float(norm)
-            if entropy is not None:
-                stats["entropy"] = float(torch.cat(entropy).detach().mean())
             for key, value in stats.items():
                 totals.setdefault(key, []).append(float(value))
     model.eval()
-    summary = {f"update/{k}": fmean(v) for k, v in totals.items()}
+    summary = parallel.mean({f"update/{k}": fmean(v) for k, v in totals.items()})
     summary.update({"update/samples": float(len(samples)), "update/optimizer_steps": float(steps)})
     return summary
 
@@ -195,14 +227,15 @@ def train(
         on_iteration: Called with each iteration's number (1-based) and metrics.
     """
     output = Path(config.output_dir)
-    output.mkdir(parents=True, exist_ok=True)
-    (output / "config.yaml").write_text(to_yaml(config), encoding="utf-8")
+    parallel = DataParallel(config.device)
+    if parallel.is_main:
+        output.mkdir(parents=True, exist_ok=True)
+        (output / "config.yaml").write_text(to_yaml(config), encoding="utf-8")
     torch.manual_seed(config.seed)
-    backend = load_policy_model(config.model, lora=config.lora, device=config.device)
+    backend = load_policy_model(config.model, lora=config.lora, device=parallel.device)
     model = backend.model
-    optimizer = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=config.optim.learning_rate
-    )
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=config.optim.learning_rate)
     rollout = config.rollout
     make_env = env_factory(rollout.env_id, rollout.split, rollout.max_steps, **rollout.env_kwargs)
     eval_env = env_factory(
@@ -223,18 +256,32 @@ def train(
     checkpoint = latest_checkpoint(output) if resume else None
     if checkpoint is not None:
         done = int(load_checkpoint(checkpoint, model, optimizer, trained_prm)["iteration"]) + 1
-    log = MetricsLog(output, start=done + 1 if checkpoint is not None else 0)
+    # Only rank 0 writes metrics and checkpoints; every process computes the same figures.
+    log = (
+        MetricsLog(output, start=done + 1 if checkpoint is not None else 0)
+        if parallel.is_main
+        else None
+    )
     pad_id = backend.tokenizer.pad_token_id
     engine = _rollout_engine(config, backend)
 
     def policy_changed(step: str) -> None:
-        """Weights changed: drop cached prefixes, and hand vLLM the new adapter."""
+        """Weights changed: check the processes agree, drop cached prefixes, sync vLLM."""
+        parallel.check_in_step(trainable, after=step)
         backend.forget_cached_prefixes()
+        if isinstance(engine, VLLMServerBackend):
+            # One server for all processes: one pushes, and none samples before it landed.
+            if parallel.is_main:
+                engine.sync_weights(model)
+            parallel.wait()
         if isinstance(engine, VLLMBackend):
-            _sync_adapter(model, engine, output / "rollout-adapter" / step)
+            adapters = output / "rollout-adapter"
+            if parallel.world > 1:
+                adapters = adapters / f"rank-{parallel.rank}"
+            _sync_adapter(model, engine, adapters / step)
 
-    if checkpoint is not None:
-        policy_changed(checkpoint.name)
+    # A resumed policy is not the base model, and a server may hold an earlier run's weights.
+    policy_changed(checkpoint.name if checkpoint is not None else "start")
     measure = lambda: evaluate_policy(  # noqa: E731
         engine,
         eval_env,
@@ -242,6 +289,7 @@ def train(
         max_new_tokens=rollout.max_new_tokens,
         batch_size=rollout.batch_size,
         on_done=on_episode,
+        parallel=parallel,
     )
     if checkpoint is None:
         before = measure()
@@ -254,11 +302,13 @@ def train(
             policy_changed("warm-start")
             warmed.update({k.replace("/", "_"): v for k, v in measure().items()})
             before.update({f"sft/{k}": v for k, v in warmed.items()})
-        log.log(0, before)
-        if config.sft is not None:
+        if log is not None:
+            log.log(0, before)
+        if config.sft is not None and parallel.is_main:
             # The warm start is minutes of work on a CPU: a run killed later resumes after it
             # (checkpoint -1: no RL iteration finished), and other runs can branch from it.
             save_checkpoint(output, -1, model, optimizer, {"seed": config.seed}, trained_prm)
+        parallel.wait()
         if on_iteration is not None:
             on_iteration(0, before)
     for iteration in range(done, config.iterations):
@@ -275,7 +325,7 @@ def train(
         tasks = draw_tasks(train_ids, rollout.tasks_per_iteration, config.seed, iteration)
         groups = collect_groups(
             rollout_env,
-            tasks,
+            parallel.share(tasks),
             policy,
             rollout.group_size,
             scorers=scorers,
@@ -284,6 +334,8 @@ def train(
             on_done=on_episode,
             step_workers=step_workers,
         )
+        # Every process gets every group, so all compute the same advantages and samples.
+        groups = parallel.gather(groups)
         prm_metrics = _update_and_score(online, groups) if online is not None else {}
         advantages = [
             dual_granularity_advantages(
@@ -318,6 +370,7 @@ def train(
                 config.optim,
                 pad_id=pad_id,
                 generator=random.Random(f"{config.seed}:{iteration}"),
+                parallel=parallel,
             )
         )
         policy_changed(f"iteration-{iteration}")
@@ -327,22 +380,34 @@ def train(
         last = finished == config.iterations
         if last or (config.eval.every and finished % config.eval.every == 0):
             metrics.update(measure())
-        log.log(finished, metrics)
-        if last or finished % config.checkpoint_every == 0:
+        if log is not None:
+            log.log(finished, metrics)
+        if parallel.is_main and (last or finished % config.checkpoint_every == 0):
             save_checkpoint(output, iteration, model, optimizer, {"seed": config.seed}, trained_prm)
+        parallel.wait()
         if on_iteration is not None:
             on_iteration(finished, metrics)
-    log.close()
     if isinstance(rollout_env, EnvWorkers):
         rollout_env.shutdown()
+    if isinstance(engine, VLLMServerBackend):
+        engine.close()
+    if log is None:
+        return TrainResult(output, [])
+    log.close()
     _save_final(backend, output / "final")
     return TrainResult(output, log.records())
 
 
 def _rollout_engine(config: TrainConfig, backend: TransformersBackend) -> GenerationBackend:
-    """What generates episodes: the training model's own backend, or vLLM on a GPU."""
+    """What generates episodes: the training model's own backend, or vLLM (here or a server)."""
     if config.rollout.engine == "transformers":
         return backend
+    if config.rollout.engine == "vllm-server":
+        return VLLMServerBackend(
+            config.rollout.vllm_server_url,
+            backend.tokenizer,
+            connection_timeout=config.rollout.vllm_server_timeout,
+        )
     assert config.lora is not None  # TrainConfig checks it
     return VLLMBackend(
         resolve_base_model(config.model),

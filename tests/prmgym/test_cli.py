@@ -273,3 +273,12 @@ def test_eval_compares_repeated_searches_in_one_table(tmp_path):
         assert row["PRM calls"] == f"{m['compute']['prm_calls_per_episode']:.1f}"
         assert row["env steps"] == f"{m['compute']['env_steps_per_episode']:.1f}"
     assert "Success vs compute" in (tmp_path / "t" / "report.html").read_text()
+
+
+def test_train_help_keeps_bracketed_extras_and_names_the_gpu_paths():
+    result = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    prose = " ".join(result.output.replace("│", " ").split())
+    # Rich reads [ray] as markup unless escaped; the install hint must survive it.
+    assert "'prmgym[ray]'" in prose
+    assert "vllm-server" in prose and "accelerate launch" in prose

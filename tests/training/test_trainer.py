@@ -16,27 +16,8 @@ from prmgym.training.trainer import train
 HERE = Path(__file__).parent
 
 
-def tiny_settings(model_dir, output_dir, *extra):
-    return [
-        f"model={model_dir}",
-        f"output_dir={output_dir}",
-        "rollout.env_id=prmgym/SearchQA-v0",
-        "rollout.tasks_per_iteration=2",
-        "rollout.group_size=2",
-        "rollout.max_steps=2",
-        "rollout.max_new_tokens=6",
-        "rollout.prm=varied_prm:VariedPRM",
-        "lora={r: 4, alpha: 8}",
-        "optim.minibatch_size=4",
-        "optim.learning_rate=0.01",
-        "eval.tasks=2",
-        "eval.every=0",
-        *extra,
-    ]
-
-
 def test_training_updates_the_adapter_logs_and_saves_a_loadable_model(
-    tiny_model_dir, tmp_path, monkeypatch
+    tiny_model_dir, tmp_path, monkeypatch, tiny_settings
 ):
     monkeypatch.syspath_prepend(str(HERE))
     config = load_train_config(None, tiny_settings(tiny_model_dir, tmp_path, "iterations=2"))
@@ -55,7 +36,7 @@ def test_training_updates_the_adapter_logs_and_saves_a_loadable_model(
     assert not any("lora" in n for n, _ in final.model.named_parameters())
 
 
-def test_a_killed_run_resumes_from_its_last_checkpoint(tiny_model_dir, tmp_path):
+def test_a_killed_run_resumes_from_its_last_checkpoint(tiny_model_dir, tmp_path, tiny_settings):
     output = tmp_path / "run"
     args = tiny_settings(tiny_model_dir, output, "iterations=4")
     command = [sys.executable, "-m", "prmgym.cli", "train", *args]
