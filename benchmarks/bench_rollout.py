@@ -14,7 +14,12 @@ it off to measure what it saves.
 Each mode runs in its own process, so peak memory (max RSS) is per mode. Prints steps/s,
 tokens/s, the ratios batched/one-by-one and batched/raw, and peak memory.
 
+P8 (GPU): ``--engine vllm`` generates with vLLM in process (``VLLMBackend``, as the trainer's
+``rollout.engine: vllm``), and ``raw`` then replays the recorded batches straight into
+``vllm.LLM.chat``: rollout tokens/s against raw vLLM generate on the same prompts.
+
     .venv/bin/python benchmarks/bench_rollout.py [--episodes 8] [--max-new-tokens 48]
+    .venv/bin/python benchmarks/bench_rollout.py --engine vllm --episodes 64 --skip-one-by-one
 """
 
 from __future__ import annotations
@@ -27,12 +32,21 @@ import time
 
 
 def _run(
-    mode: str, episodes: int, max_new_tokens: int, prefix_cache: bool, queue: mp.Queue
+    mode: str,
+    episodes: int,
+    max_new_tokens: int,
+    prefix_cache: bool,
+    engine: str,
+    queue: mp.Queue,
 ) -> None:
     import gymnasium
 
     import prmgym  # noqa: F401 - registers the envs
-    from prmgym.agents.backends.transformers_backend import TransformersBackend
+    from prmgym.agents.backends.transformers_backend import (
+        TransformersBackend,
+        default_smollm2_path,
+    )
+    from prmgym.agents.backends.vllm_backend import VLLMBackend
     from prmgym.agents.evaluation import suite_task_ids
     from prmgym.agents.policies.llm import LLMPolicy
     from prmgym.agents.runner import run_episodes
@@ -41,7 +55,11 @@ def _run(
 
     suite = load_suite("search-lite")
     task_ids = suite_task_ids(suite, episodes)
-    backend = TransformersBackend(prefix_cache=prefix_cache)
+    backend: TransformersBackend | VLLMBackend = (
+        TransformersBackend(prefix_cache=prefix_cache)
+        if engine == "transformers"
+        else VLLMBackend(str(default_smollm2_path()), gpu_memory_utilization=0.5)
+    )
     config = GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0)
     recorded: list[list] = []
 
@@ -65,7 +83,17 @@ def _run(
     elapsed = time.perf_counter() - start
     steps = sum(len(t.steps) for t in trajectories)
     tokens = sum(t.accounting.completion_tokens for t in trajectories)
-    if mode == "raw":
+    if mode == "raw" and isinstance(backend, VLLMBackend):
+        from vllm import SamplingParams
+
+        params = SamplingParams(temperature=0.0, max_tokens=max_new_tokens)
+        start = time.perf_counter()
+        tokens = 0
+        for chats in recorded:
+            outputs = backend.llm.chat(chats, params, use_tqdm=False)
+            tokens += sum(len(out.outputs[0].token_ids) for out in outputs)
+        elapsed = time.perf_counter() - start
+    elif mode == "raw":
         # A fresh backend (same loaded weights) so the replay starts with an empty prefix cache,
         # as the rollout did.
         backend = TransformersBackend(prefix_cache=prefix_cache)
@@ -99,14 +127,31 @@ def main() -> None:
         action="store_true",
         help="recompute the shared prompt prefix each call",
     )
+    parser.add_argument(
+        "--engine",
+        choices=("transformers", "vllm"),
+        default="transformers",
+        help="what generates: the transformers backend (CPU) or vLLM in process (GPU, P8)",
+    )
+    parser.add_argument(
+        "--skip-one-by-one", action="store_true", help="only batched and raw (long runs)"
+    )
     args = parser.parse_args()
     ctx = mp.get_context("spawn")
     results = {}
-    for mode in ("batched", "one-by-one", "raw"):
+    modes = ("batched", "raw") if args.skip_one_by_one else ("batched", "one-by-one", "raw")
+    for mode in modes:
         queue = ctx.Queue()
         proc = ctx.Process(
             target=_run,
-            args=(mode, args.episodes, args.max_new_tokens, not args.no_prefix_cache, queue),
+            args=(
+                mode,
+                args.episodes,
+                args.max_new_tokens,
+                not args.no_prefix_cache,
+                args.engine,
+                queue,
+            ),
         )
         proc.start()
         results[mode] = queue.get()
@@ -119,9 +164,15 @@ def main() -> None:
             f"  peak RSS {r['peak_rss_mb']:.0f} MB",
             flush=True,
         )
-    b, s, raw = results["batched"], results["one-by-one"], results["raw"]
+    b, raw = results["batched"], results["raw"]
     rate = lambda r: r["steps"] / r["seconds"]  # noqa: E731
-    print(f"batched vs one-by-one: {rate(b) / rate(s):.2f}x steps/s")
+    if "one-by-one" in results:
+        print(f"batched vs one-by-one: {rate(b) / rate(results['one-by-one']):.2f}x steps/s")
+    print(
+        f"rollout vs raw {args.engine} generate: {b['tokens'] / b['seconds']:.1f} vs"
+        f" {raw['tokens'] / raw['seconds']:.1f} generated tok/s"
+        f" ({b['tokens'] / b['seconds'] / (raw['tokens'] / raw['seconds']):.2f}x)"
+    )
     print(
         f"batched vs raw batched generate: {b['seconds'] / raw['seconds']:.2f}x the time "
         f"({(b['seconds'] - raw['seconds']) / b['seconds']:.0%} of rollout time outside generate)"
