@@ -1,0 +1,1 @@
+"""The SWE family: real repositories and their real test suites, in a sandbox."""
