@@ -51,3 +51,29 @@ def test_registered_check_is_clipped_into_range(monkeypatch):
     monkeypatch.setattr("prmgym.rewards.rubrics.checks.CHECKS", {})
     register_check("always_two")(lambda step, earlier: 2.0)
     assert run_check("always_two", {}, step("x()"), []) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("action", "want"),
+    [
+        ('str_replace("pkg/core.py", "a", "b")', 1.0),
+        ('str_replace("/workspace/tests/test_core.py", "a", "b")', 0.0),
+        ('create("pkg/test_helpers.py", "x")', 0.0),
+        ('insert("conftest.py", 1, "x")', 0.0),
+        ('insert("src/pkg/contest.py", 1, "x")', 1.0),
+        ('bash("sed -i s/a/b/ tests/test_core.py")', None),
+    ],
+)
+def test_edits_not_tests_flags_edits_of_test_files(action, want):
+    assert run_check("edits_not_tests", {}, step(action), []) == want
+
+
+def test_ran_command_looks_for_an_accepted_earlier_call():
+    args = {"pattern": "pytest"}
+    ran = [step('bash("python -m pytest -q tests")')]
+    assert run_check("ran_command", args, step("submit()"), ran) == 1.0
+    assert run_check("ran_command", args, step("submit()"), [step('bash("ls")')]) == 0.0
+    refused = [step('bash("pytest")', error="timed out")]
+    assert run_check("ran_command", args, step("submit()"), refused) == 0.0
+    with pytest.raises(ConfigError, match="pattern"):
+        run_check("ran_command", {}, step("submit()"), ran)
