@@ -40,6 +40,7 @@ _CONTROL = ".prmgym"
 _READY = "__prmgym_ready__"
 _DONE = "__prmgym_done__"
 _EXITED = "__prmgym_shell_exited__"
+_GO = "__prmgym_go__"
 _SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 # What programs need from /etc; the rest (shadow, ssh keys, host names...) stays out.
 _ETC = (
@@ -190,13 +191,25 @@ class BubblewrapSandbox:
             self._restart_shell()
             self.restarts += 1
             rebuilt = self._capped
-        redirect = f"</dev/null >/{_CONTROL}/out 2>/{_CONTROL}/err"
-        self._send(f'. /{_CONTROL}/cmd {redirect}; echo "{_DONE} {nonce} $?"\n')
+        pending = self._read_marker(None, time.monotonic())
+        if pending is not None and pending[0] == _EXITED:
+            # The shell ended after the last command returned (a background kill): start
+            # its successor first, or the keeper would take this command as its go-ahead.
+            self._send(f"{_GO}\n")
+            self.restarts += 1
+            rebuilt = (
+                "the shell had ended since the last command; a new shell started in /workspace"
+                " (working directory and variables reset, files kept)"
+            )
+        # >| and builtin: an agent's `set -o noclobber` or own echo must not break the protocol.
+        redirect = f"</dev/null >|/{_CONTROL}/out 2>|/{_CONTROL}/err"
+        self._send(f'. /{_CONTROL}/cmd {redirect}; builtin echo "{_DONE} {nonce} $?"\n')
         marker = self._read_marker(nonce, time.monotonic() + limit)
         timed_out = marker is None
         restarted = rebuilt
         if timed_out:
             marker = self._restart_shell()
+            self.restarts += 1
             restarted = (
                 f"the command ran past its {limit:g} s timeout and was killed with everything it "
                 "started; the shell was restarted (working directory and variables reset)"
@@ -209,7 +222,7 @@ class BubblewrapSandbox:
         else:
             stdout, stderr, truncated = self._outputs()
             if marker[0] == _EXITED and not timed_out:
-                self._send("\n")
+                self._send(f"{_GO}\n")
                 self.restarts += 1
                 restarted = (
                     "the command ended the shell (exit, exec or a signal); a new shell started"
@@ -267,7 +280,8 @@ class BubblewrapSandbox:
         if not self.alive:
             self._rebuild("the sandbox had died")
         # Nothing may keep writing into the workspace while it is replaced.
-        if self._restart_shell() is None:
+        marker = self._restart_shell()
+        if marker is None or marker[0] != _EXITED:
             self._rebuild("the sandbox did not recover")
         source_fd = os.open(source, os.O_RDONLY | os.O_DIRECTORY)
         try:
@@ -388,10 +402,11 @@ class BubblewrapSandbox:
             f"{ulimits} || exit 97\n"
             f"if [ -d {seed} ]; then cp -a {seed}/. {WORKSPACE}/ || exit 98; fi\n"
             f"echo {_READY}\n"
-            # After a shell ends, the next starts only when the host says so (an empty line),
-            # so a timeout's cleanup cannot kill the new shell too.
+            # After a shell ends, the next starts only when the host says so, so a timeout's
+            # cleanup cannot kill the new shell too; other lines meanwhile are dropped.
             f'while :; do cd {WORKSPACE}; bash --noprofile --norc; echo "{_EXITED} $?";'
-            " read -r _ || exit 0; done\n"
+            f' while read -r line; do [ "$line" = {_GO} ] && break; done;'
+            f' [ "$line" = {_GO} ] || exit 0; done\n'
         )
 
     def _send(self, text: str) -> None:
@@ -431,7 +446,8 @@ class BubblewrapSandbox:
             chunk = os.read(fd, 65536)
             if not chunk:
                 return ("died", -1)
-            self._buffer += chunk[-(1 << 20) :]
+            # Only marker lines matter; an agent flooding the keeper's output cannot grow this.
+            self._buffer = (self._buffer + chunk)[-(1 << 20) :]
 
     def _outputs(self) -> tuple[bytes, bytes, bool]:
         cap = self.limits.output_bytes
@@ -453,7 +469,7 @@ class BubblewrapSandbox:
         self._kill_all_but_keeper()
         marker = self._read_marker(None, time.monotonic() + _KILL_GRACE_S)
         if marker is not None and marker[0] == _EXITED:
-            self._send("\n")
+            self._send(f"{_GO}\n")
         return marker
 
     def _kill_all_but_keeper(self) -> None:

@@ -155,3 +155,16 @@ def test_use_before_start_and_a_missing_binary_say_how_to_fix(seed, monkeypatch)
     monkeypatch.setenv("PRMGYM_BWRAP", "/nonexistent/bwrap")
     with pytest.raises(SandboxError, match="bubblewrap failed to start"):
         BubblewrapSandbox(seed).start()
+
+
+def test_the_agents_shell_settings_do_not_break_the_protocol(sandbox):
+    sandbox.exec("set -o noclobber; echo() { builtin printf 'x'; }; PATH=/nowhere")
+    result = sandbox.exec("printf 'still %s' works")
+    assert (result.exit_code, result.stdout) == (0, "still works")
+
+
+def test_a_shell_killed_between_commands_does_not_swallow_the_next_one(sandbox):
+    sandbox.exec("(sleep 0.2; kill -9 $$) &")
+    time.sleep(0.5)
+    result = sandbox.exec("echo ran > proof.txt; cat proof.txt")
+    assert result.stdout == "ran\n" and "shell had ended" in result.restarted
