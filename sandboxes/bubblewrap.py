@@ -179,9 +179,10 @@ class BubblewrapSandbox:
         nonce = secrets.token_hex(8)
         control = self._control_fd()
         try:
-            safe_files.write_bytes(control, "cmd", command.encode())
-            safe_files.write_bytes(control, "out", b"")
-            safe_files.write_bytes(control, "err", b"")
+            # Replaced, not rewritten: the last command may have swapped them for a fifo or link.
+            safe_files.replace_bytes(control, "cmd", command.encode())
+            safe_files.replace_bytes(control, "out", b"")
+            safe_files.replace_bytes(control, "err", b"")
         finally:
             os.close(control)
         assert self._cgroups is not None
@@ -321,21 +322,30 @@ class BubblewrapSandbox:
         )
         self._refused_forks = 0
         info_read, info_write = os.pipe()
-        args = [bwrap_executable(), *self._bwrap_args(), "--info-fd", str(info_write)]
-        args += ["--", "/bin/bash", "-c", self._keeper_script()]
+        args = [*self._bwrap_args(), "--info-fd", str(info_write)]
+        # The sandbox can read its init's (bwrap's) command line and environment, so neither
+        # may hold anything of the host: the options (host paths) go through a file, and the
+        # environment is empty.
+        arguments = self._host / "bwrap-args"
+        arguments.write_bytes(b"".join(a.encode() + b"\0" for a in args))
+        args_fd = os.open(arguments, os.O_RDONLY)
         # The cgroup must hold bwrap before it forks, so a shell joins it, then becomes bwrap.
-        launcher = ["/bin/sh", "-c", f'{self._cgroups.enter_command()}exec "$@"', "sh", *args]
+        enter = f'{self._cgroups.enter_command()}exec "$@"'
+        launcher = ["/bin/sh", "-c", enter, "sh", bwrap_executable(), "--args", str(args_fd)]
+        launcher += ["--", "/bin/bash", "-c", self._keeper_script()]
         try:
             self._process = subprocess.Popen(
                 launcher,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                stderr=open(self._host / "stderr", "wb"),  # noqa: SIM115 - the child owns it
-                pass_fds=(info_write,),
+                stderr=subprocess.PIPE,
+                pass_fds=(info_write, args_fd),
                 start_new_session=True,
+                env={"PATH": "/usr/bin:/bin"},
             )
         finally:
             os.close(info_write)
+            os.close(args_fd)
         try:
             with os.fdopen(info_read, "rb") as info:
                 details = json.loads(info.read() or b"{}")
@@ -347,9 +357,14 @@ class BubblewrapSandbox:
             self._pid_ns = os.readlink(f"/proc/{self._init_pid}/ns/pid")
             self._keeper_pid = self._find_keeper()
         except (KeyError, ValueError, OSError, SandboxError) as exc:
-            log = (self._host / "stderr").read_text(errors="replace")[-2000:]
+            assert self._process.stderr is not None
+            self._process.kill()
+            log = self._process.stderr.read().decode(errors="replace")[-2000:]
             self._stop()
             raise SandboxError(f"bubblewrap failed to start the sandbox: {exc}; {log}") from exc
+        # bwrap's stderr reaches the sandbox as /proc/1/fd/2; nothing on the host reads it now.
+        assert self._process.stderr is not None
+        self._process.stderr.close()
         self.enforced = ["timeout", "cpu", "memory", "file_size", "workspace", "output"]
         if "processes" in self._cgroups.enforced or os.geteuid() != 0:
             self.enforced.append("processes")
@@ -368,7 +383,13 @@ class BubblewrapSandbox:
             args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
         args += ["--ro-bind", str(self._host / "passwd"), "/etc/passwd"]
         args += ["--ro-bind", str(self._host / "group"), "/etc/group"]
-        args += ["--proc", "/proc", "--dev", "/dev"]
+        # /dev, / and /dev/shm are tmpfs too: read-only or sized, so none of them can fill memory.
+        # Started by root, the sandbox user is root on the host's side of the user namespace,
+        # and /proc/sys is writable by that user: only a read-only view goes in.
+        args += ["--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys"]
+        args += ["--ro-bind-try", "/proc/sysrq-trigger", "/proc/sysrq-trigger"]
+        args += ["--dev", "/dev", "--size", str(16 << 20), "--tmpfs", "/dev/shm"]
+        args += ["--remount-ro", "/dev"]
         args += ["--size", str(64 << 20), "--tmpfs", "/tmp"]
         args += ["--size", str(limits.workspace_mb << 20), "--tmpfs", WORKSPACE]
         control_size = 2 * limits.output_bytes + (4 << 20)
@@ -388,7 +409,7 @@ class BubblewrapSandbox:
         }
         for key, value in env.items():
             args += ["--setenv", key, value]
-        args += ["--chdir", WORKSPACE]
+        args += ["--chdir", WORKSPACE, "--remount-ro", "/"]
         return args
 
     def _keeper_script(self) -> str:
@@ -399,6 +420,8 @@ class BubblewrapSandbox:
         )
         seed = f"/{_CONTROL}/seed"
         return (
+            # bwrap's stderr is closed once started: a message there would kill the keeper.
+            "exec 2>/dev/null\n"
             f"{ulimits} || exit 97\n"
             f"if [ -d {seed} ]; then cp -a {seed}/. {WORKSPACE}/ || exit 98; fi\n"
             f"echo {_READY}\n"
@@ -437,9 +460,8 @@ class BubblewrapSandbox:
                     return (_DONE, _status(words[2]))
                 if len(words) == 2 and words[0] == _EXITED:
                     return (_EXITED, _status(words[1]))
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
+            # A deadline already past still polls once: what has arrived is read.
+            left = max(0.0, deadline - time.monotonic())
             readable, _, _ = select.select([fd], [], [], left)
             if not readable:
                 return None
@@ -515,27 +537,28 @@ class BubblewrapSandbox:
         return f"{why}; it was rebuilt from its seed (workspace reset, shell restarted)"
 
     def _stop(self) -> None:
-        if self._pid_ns:
-            # The sandbox's init has its own session, out of reach of killpg below.
-            deadline = time.monotonic() + _KILL_GRACE_S
-            while (pids := self._sandbox_pids()) and time.monotonic() < deadline:
-                for pid in pids:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except OSError:
-                        pass
-                time.sleep(0.005)
-            self._pid_ns = ""
         if self._process is not None:
+            if _running(self._init_pid):
+                # Killing the namespace's init makes the kernel kill and reap everything in it;
+                # bwrap then reaps init and exits, so no zombie is left to the host's init.
+                try:
+                    os.kill(self._init_pid, signal.SIGKILL)
+                except OSError:
+                    pass
             try:
+                self._process.wait(timeout=_KILL_GRACE_S)
+            except subprocess.TimeoutExpired:
                 os.killpg(self._process.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            self._process.wait()
+                self._process.wait()
             for stream in (self._process.stdin, self._process.stdout):
                 if stream is not None:
                     stream.close()
             self._process = None
+        if self._pid_ns:
+            deadline = time.monotonic() + _KILL_GRACE_S
+            while self._sandbox_pids() and time.monotonic() < deadline:
+                time.sleep(0.005)
+            self._pid_ns = ""
         if self._root_fd >= 0:
             os.close(self._root_fd)
             self._root_fd = -1

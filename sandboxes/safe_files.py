@@ -85,15 +85,41 @@ def write_bytes(root_fd: int, relative: str, data: bytes, mode: int = 0o644) -> 
     if not name:
         raise SandboxError("a file path is needed, got a folder")
     with _opened(open_dir(root_fd, folder, create=True)) as dir_fd:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+        # Non-blocking open, then a type check: a fifo put there must not hang the host.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
         try:
             fd = os.open(name, flags, mode, dir_fd=dir_fd)
         except OSError as exc:
             raise SandboxError(f"cannot write {relative!r}: {exc.strerror}") from exc
         with _opened(fd):
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise SandboxError(f"cannot write {relative!r}: it is not a regular file")
+            os.set_blocking(fd, True)
+            os.ftruncate(fd, 0)
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
+
+
+def replace_bytes(root_fd: int, relative: str, data: bytes) -> None:
+    """Like :func:`write_bytes`, after removing whatever is at ``relative`` first.
+
+    For files the host owns in a tree that sandboxed code can change too: a link, a fifo or a
+    folder put in their place is removed, not written through.
+    """
+    folder, _, name = relative.rpartition("/")
+    with _opened(open_dir(root_fd, folder, create=True)) as dir_fd:
+        try:
+            info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            info = None
+        if info is not None and stat.S_ISDIR(info.st_mode):
+            with _opened(os.open(name, _DIR, dir_fd=dir_fd)) as child:
+                clear_dir(child)
+            os.rmdir(name, dir_fd=dir_fd)
+        elif info is not None:
+            os.unlink(name, dir_fd=dir_fd)
+    write_bytes(root_fd, relative, data)
 
 
 def clear_dir(dir_fd: int) -> None:
@@ -127,13 +153,19 @@ def copy_dir(source_fd: int, target_fd: int) -> int:
         elif stat.S_ISLNK(info.st_mode):
             os.symlink(os.readlink(entry, dir_fd=source_fd), entry, dir_fd=target_fd)
         elif stat.S_ISREG(info.st_mode):
-            src = os.open(entry, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=source_fd)
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-            with (
-                _opened(src),
-                _opened(os.open(entry, flags, stat.S_IMODE(info.st_mode), dir_fd=target_fd)) as dst,
-            ):
-                while chunk := os.read(src, 1 << 20):
-                    os.write(dst, chunk)
-                    copied += len(chunk)
+            read_flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+            try:
+                src = os.open(entry, read_flags, dir_fd=source_fd)
+            except OSError:
+                continue  # gone or replaced since it was listed
+            with _opened(src):
+                # It may have turned into a fifo or a device since it was listed.
+                if not stat.S_ISREG(os.fstat(src).st_mode):
+                    continue
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+                dst = os.open(entry, flags, stat.S_IMODE(info.st_mode), dir_fd=target_fd)
+                with _opened(dst):
+                    while chunk := os.read(src, 1 << 20):
+                        os.write(dst, chunk)
+                        copied += len(chunk)
     return copied
