@@ -58,6 +58,23 @@ _ETC = (
     "timezone",
 )
 _UID = 1000
+_MASKED_PROC_FILES = (
+    "sysrq-trigger",
+    "kcore",
+    "keys",
+    "kallsyms",
+    "kpagecgroup",
+    "kpagecount",
+    "kpageflags",
+    "latency_stats",
+    "pagetypeinfo",
+    "sched_debug",
+    "slabinfo",
+    "timer_list",
+    "timer_stats",
+    "vmallocinfo",
+)
+_MASKED_PROC_FOLDERS = ("acpi", "asound", "scsi", "fs")
 _PASSWD = f"root:x:0:0:root:/root:/bin/bash\nagent:x:{_UID}:{_UID}:agent:{WORKSPACE}:/bin/bash\n"
 _GROUP = f"root:x:0:\nagent:x:{_UID}:\n"
 _START_TIMEOUT_S = 30.0
@@ -177,14 +194,17 @@ class BubblewrapSandbox:
             rebuilt = self._rebuild("the sandbox had died")
         limit = self.limits.timeout_s if timeout is None else timeout
         nonce = secrets.token_hex(8)
-        control = self._control_fd()
         try:
-            # Replaced, not rewritten: the last command may have swapped them for a fifo or link.
-            safe_files.replace_bytes(control, "cmd", command.encode())
-            safe_files.replace_bytes(control, "out", b"")
-            safe_files.replace_bytes(control, "err", b"")
-        finally:
-            os.close(control)
+            self._prepare_control(command)
+        except (SandboxError, OSError):
+            # Something left running keeps swapping the control files: stop it, then retry.
+            self._restart_shell()
+            self.restarts += 1
+            rebuilt = (
+                "a process left running interfered with the sandbox's control files; every"
+                " process was killed and a new shell started in /workspace"
+            )
+            self._prepare_control(command)
         assert self._cgroups is not None
         refused_forks = self._cgroups.process_cap_hits()
         if refused_forks > self._refused_forks:
@@ -265,11 +285,23 @@ class BubblewrapSandbox:
         target = self._host / token
         target.mkdir()
         target_fd = os.open(target, os.O_RDONLY | os.O_DIRECTORY)
+        # Frozen while copied: a process renaming files under the copy would make it fail.
+        frozen = self._signal_all(signal.SIGSTOP)
         try:
             self._with_workspace(lambda fd: safe_files.copy_dir(fd, target_fd))
+        except OSError as exc:
+            raise SandboxError(f"could not snapshot the workspace: {exc}") from exc
         finally:
+            for pid in frozen:
+                _signal(pid, signal.SIGCONT)
             os.close(target_fd)
         return token
+
+    def _signal_all(self, sig: int) -> list[int]:
+        pids = self._sandbox_pids()
+        for pid in pids:
+            _signal(pid, sig)
+        return pids
 
     def restore(self, token: str) -> None:
         """Put the workspace back as the snapshot saw it and start a fresh shell there."""
@@ -373,6 +405,8 @@ class BubblewrapSandbox:
         assert self._host is not None
         limits = self.limits
         args = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+        # No nested user namespaces: they would hand the agent every capability over new ones.
+        args += ["--unshare-user", "--disable-userns"]
         args += ["--uid", str(_UID), "--gid", str(_UID), "--hostname", "sandbox"]
         for folder in _SYSTEM:
             if os.path.islink(folder):
@@ -387,7 +421,13 @@ class BubblewrapSandbox:
         # Started by root, the sandbox user is root on the host's side of the user namespace,
         # and /proc/sys is writable by that user: only a read-only view goes in.
         args += ["--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys"]
-        args += ["--ro-bind-try", "/proc/sysrq-trigger", "/proc/sysrq-trigger"]
+        # ...and root-only kernel files (heap and symbol layouts) are masked, as Docker masks them.
+        for name in _MASKED_PROC_FILES:
+            if os.path.exists(f"/proc/{name}"):  # the sandbox's procfs has the host's files
+                args += ["--ro-bind", "/dev/null", f"/proc/{name}"]
+        for name in _MASKED_PROC_FOLDERS:
+            if os.path.isdir(f"/proc/{name}"):
+                args += ["--tmpfs", f"/proc/{name}", "--remount-ro", f"/proc/{name}"]
         args += ["--dev", "/dev", "--size", str(16 << 20), "--tmpfs", "/dev/shm"]
         args += ["--remount-ro", "/dev"]
         args += ["--size", str(64 << 20), "--tmpfs", "/tmp"]
@@ -470,6 +510,16 @@ class BubblewrapSandbox:
                 return ("died", -1)
             # Only marker lines matter; an agent flooding the keeper's output cannot grow this.
             self._buffer = (self._buffer + chunk)[-(1 << 20) :]
+
+    def _prepare_control(self, command: str) -> None:
+        control = self._control_fd()
+        try:
+            # Replaced, not rewritten: the last command may have swapped them for a fifo or link.
+            safe_files.replace_bytes(control, "cmd", command.encode())
+            safe_files.replace_bytes(control, "out", b"")
+            safe_files.replace_bytes(control, "err", b"")
+        finally:
+            os.close(control)
 
     def _outputs(self) -> tuple[bytes, bytes, bool]:
         cap = self.limits.output_bytes
@@ -590,6 +640,13 @@ class BubblewrapSandbox:
         if not relative:
             raise SandboxError(f"{path!r} is the workspace itself; name a file in it")
         return relative
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except OSError:
+        pass  # already gone
 
 
 def _running(pid: int) -> bool:
