@@ -10,3 +10,13 @@ register_env(
     default_prms=("search-verifier",),
     max_episode_steps=12,
 )
+
+register_env(
+    "prmgym/SWE-v0",
+    "prmgym.envs.swe.env:SWEEnv",
+    family="swe",
+    task_source="SWE-bench-schema instances with a local git or sdist source (tasks_file=);"
+    " by default two demo tasks on a small repository built offline",
+    default_prms=("swe-verifier",),
+    max_episode_steps=30,
+)

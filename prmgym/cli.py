@@ -355,7 +355,11 @@ def eval_prm(
     from prmgym.errors import PrmgymError
     from prmgym.registry import registered_envs
     from prmgym.rewards.evaluation.best_of_n import best_of_n as run_best_of_n
-    from prmgym.rewards.evaluation.first_error import LiveEnvs, build_first_error_set
+    from prmgym.rewards.evaluation.first_error import (
+        PERTURBERS,
+        LiveEnvs,
+        build_first_error_set,
+    )
     from prmgym.rewards.evaluation.harness import evaluate_first_error, report_table
     from prmgym.rewards.evaluation.processbench import load_processbench
     from prmgym.rewards.registry import make_scorer
@@ -365,7 +369,8 @@ def eval_prm(
     specs = _split(prm)
     factory = judge_factory(judge)
     envs = {info.family: info.id for info in registered_envs().values()}
-    families = _split(family) if family else sorted(envs)
+    # By default every family that can build a first-error set (see PERTURBERS).
+    families = _split(family) if family else sorted(f for f in envs if f in PERTURBERS)
     results: dict[str, Any] = {"threshold": threshold, "first_error": {}, "best_of_n": {}}
     f1_rows: list[tuple[str, str, dict[str, float], dict[str, float]]] = []
     try:

@@ -14,7 +14,11 @@ def _plan_for(family: str) -> Callable[[Task], list[str]]:
         from prmgym.envs.search.oracle import oracle_actions
 
         return oracle_actions
-    raise ConfigError(f"no oracle for family {family!r}; known: search")
+    if family == "swe":
+        from prmgym.envs.swe.oracle import oracle_actions as swe_actions
+
+        return swe_actions
+    raise ConfigError(f"no oracle for family {family!r}; known: search, swe")
 
 
 class OraclePolicy:

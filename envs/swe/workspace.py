@@ -77,13 +77,15 @@ def gold_patch(instance: SWEInstance) -> str:
     name = instance.mutation.file
     original = (tree / name).read_text(encoding="utf-8")
     mutated = _mutated_text(instance, tree)
+    lines = difflib.unified_diff(
+        mutated.splitlines(keepends=True),
+        original.splitlines(keepends=True),
+        f"a/{name}",
+        f"b/{name}",
+    )
+    # difflib leaves a last line without its newline as it is; diff and git apply want a marker.
     return "".join(
-        difflib.unified_diff(
-            mutated.splitlines(keepends=True),
-            original.splitlines(keepends=True),
-            f"a/{name}",
-            f"b/{name}",
-        )
+        line if line.endswith("\n") else f"{line}\n\\ No newline at end of file\n" for line in lines
     )
 
 
