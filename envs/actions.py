@@ -9,7 +9,9 @@ parentheses as one string argument, so a near-miss still becomes a useful action
 from __future__ import annotations
 
 import ast
+import inspect
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,3 +76,21 @@ def parse_tool_call(text: str) -> ToolCall:
         f"could not parse {source[:80]!r} as a tool call; write exactly one call like "
         'search("query")'
     )
+
+
+def bind_arguments(call: ToolCall, signatures: Mapping[str, inspect.Signature]) -> dict[str, Any]:
+    """Bind ``call`` to its tool's signature (defaults applied), or raise ActionError.
+
+    ``signatures`` maps each tool name to the signature of a stub that documents it.
+    """
+    signature = signatures.get(call.name)
+    if signature is None:
+        *first, last = signatures
+        names = f"{', '.join(first)} and {last}" if first else last
+        raise ActionError(f"unknown tool {call.name!r}; the tools are {names}")
+    try:
+        bound = signature.bind(*call.args, **call.kwargs)
+    except TypeError as exc:
+        raise ActionError(f"wrong arguments for {call.name}{signature}: {exc}") from None
+    bound.apply_defaults()
+    return dict(bound.arguments)

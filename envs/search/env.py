@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from prmgym.envs.actions import ActionError, ToolCall
+from prmgym.envs.actions import ActionError, ToolCall, bind_arguments
 from prmgym.envs.base import TextEnv, ToolResult
 from prmgym.envs.search.documents import Document
 from prmgym.envs.search.grading import exact_match, f1_score
@@ -102,15 +102,7 @@ _SIGNATURES = {
 
 def bind_call(call: ToolCall) -> dict[str, Any]:
     """Bind a parsed call to its tool's parameters (defaults applied), or raise ActionError."""
-    signature = _SIGNATURES.get(call.name)
-    if signature is None:
-        raise ActionError(f"unknown tool {call.name!r}; the tools are search, open and answer")
-    try:
-        bound = signature.bind(*call.args, **call.kwargs)
-    except TypeError as exc:
-        raise ActionError(f"wrong arguments for {call.name}{signature}: {exc}") from None
-    bound.apply_defaults()
-    return dict(bound.arguments)
+    return bind_arguments(call, _SIGNATURES)
 
 
 class SearchQAEnv(TextEnv):

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from prmgym.envs.actions import ActionError, ToolCall
+from prmgym.envs.actions import ActionError, ToolCall, bind_arguments
 from prmgym.envs.base import TextEnv, ToolResult
 from prmgym.envs.swe.probe import Grade, SandboxRecipe, SWEProbe, grade_workspace
 from prmgym.envs.swe.tasks import SWEInstance
@@ -76,15 +76,7 @@ _SIGNATURES = {
 
 def bind_call(call: ToolCall) -> dict[str, Any]:
     """Bind a parsed call to its tool's parameters (defaults applied), or raise ActionError."""
-    signature = _SIGNATURES.get(call.name)
-    if signature is None:
-        raise ActionError(f"unknown tool {call.name!r}; the tools are {', '.join(_SIGNATURES)}")
-    try:
-        bound = signature.bind(*call.args, **call.kwargs)
-    except TypeError as exc:
-        raise ActionError(f"wrong arguments for {call.name}{signature}: {exc}") from None
-    bound.apply_defaults()
-    return dict(bound.arguments)
+    return bind_arguments(call, _SIGNATURES)
 
 
 class SWEEnv(TextEnv):
