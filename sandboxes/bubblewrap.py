@@ -34,51 +34,23 @@ from pathlib import Path
 
 from prmgym.errors import SandboxError
 from prmgym.sandboxes import cgroup_limits, safe_files
-from prmgym.sandboxes.base import WORKSPACE, ExecResult, SandboxLimits, workspace_relative
+from prmgym.sandboxes.base import WORKSPACE, ExecResult, SandboxLimits
+from prmgym.sandboxes.bubblewrap_layout import GROUP, PASSWD, bwrap_options
+from prmgym.sandboxes.session import (
+    CONTROL,
+    DONE,
+    EXITED,
+    KILL_GRACE_S,
+    READY,
+    SHELL_ENDED,
+    exit_status,
+    rebuilt_message,
+    timeout_message,
+    workspace_file,
+)
 
-_CONTROL = ".prmgym"
-_READY = "__prmgym_ready__"
-_DONE = "__prmgym_done__"
-_EXITED = "__prmgym_shell_exited__"
 _GO = "__prmgym_go__"
-_SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-# What programs need from /etc; the rest (shadow, ssh keys, host names...) stays out.
-_ETC = (
-    "alternatives",
-    "ca-certificates",
-    "ca-certificates.conf",
-    "ld.so.cache",
-    "ld.so.conf",
-    "ld.so.conf.d",
-    "localtime",
-    "mime.types",
-    "nsswitch.conf",
-    "python3",
-    "ssl",
-    "timezone",
-)
-_UID = 1000
-_MASKED_PROC_FILES = (
-    "sysrq-trigger",
-    "kcore",
-    "keys",
-    "kallsyms",
-    "kpagecgroup",
-    "kpagecount",
-    "kpageflags",
-    "latency_stats",
-    "pagetypeinfo",
-    "sched_debug",
-    "slabinfo",
-    "timer_list",
-    "timer_stats",
-    "vmallocinfo",
-)
-_MASKED_PROC_FOLDERS = ("acpi", "asound", "scsi", "fs")
-_PASSWD = f"root:x:0:0:root:/root:/bin/bash\nagent:x:{_UID}:{_UID}:agent:{WORKSPACE}:/bin/bash\n"
-_GROUP = f"root:x:0:\nagent:x:{_UID}:\n"
 _START_TIMEOUT_S = 30.0
-_KILL_GRACE_S = 5.0
 
 
 def bwrap_executable() -> str:
@@ -156,8 +128,8 @@ class BubblewrapSandbox:
         if self._process is not None:
             return
         self._host = Path(tempfile.mkdtemp(prefix="prmgym-sandbox-"))
-        (self._host / "passwd").write_text(_PASSWD)
-        (self._host / "group").write_text(_GROUP)
+        (self._host / "passwd").write_text(PASSWD)
+        (self._host / "group").write_text(GROUP)
         self._launch()
 
     def close(self) -> None:
@@ -213,7 +185,7 @@ class BubblewrapSandbox:
             self.restarts += 1
             rebuilt = self._capped
         pending = self._read_marker(None, time.monotonic())
-        if pending is not None and pending[0] == _EXITED:
+        if pending is not None and pending[0] == EXITED:
             # The shell ended after the last command returned (a background kill): start
             # its successor first, or the keeper would take this command as its go-ahead.
             self._send(f"{_GO}\n")
@@ -223,18 +195,15 @@ class BubblewrapSandbox:
                 " (working directory and variables reset, files kept)"
             )
         # >| and builtin: an agent's `set -o noclobber` or own echo must not break the protocol.
-        redirect = f"</dev/null >|/{_CONTROL}/out 2>|/{_CONTROL}/err"
-        self._send(f'. /{_CONTROL}/cmd {redirect}; builtin echo "{_DONE} {nonce} $?"\n')
+        redirect = f"</dev/null >|/{CONTROL}/out 2>|/{CONTROL}/err"
+        self._send(f'. /{CONTROL}/cmd {redirect}; builtin echo "{DONE} {nonce} $?"\n')
         marker = self._read_marker(nonce, time.monotonic() + limit)
         timed_out = marker is None
         restarted = rebuilt
         if timed_out:
             marker = self._restart_shell()
             self.restarts += 1
-            restarted = (
-                f"the command ran past its {limit:g} s timeout and was killed with everything it "
-                "started; the shell was restarted (working directory and variables reset)"
-            )
+            restarted = timeout_message(limit)
         if marker is None or marker[0] == "died":
             stdout = stderr = b""
             truncated = False
@@ -242,13 +211,10 @@ class BubblewrapSandbox:
             restarted = self._rebuild(why)
         else:
             stdout, stderr, truncated = self._outputs()
-            if marker[0] == _EXITED and not timed_out:
+            if marker[0] == EXITED and not timed_out:
                 self._send(f"{_GO}\n")
                 self.restarts += 1
-                restarted = (
-                    "the command ended the shell (exit, exec or a signal); a new shell started"
-                    " in /workspace (working directory and variables reset, files kept)"
-                )
+                restarted = SHELL_ENDED
             if not timed_out and self._cgroups.process_cap_hits() > refused_forks:
                 # A fork bomb left behind would spin at the cap until the sandbox closes.
                 self._restart_shell()
@@ -270,11 +236,11 @@ class BubblewrapSandbox:
 
     def read_file(self, path: str) -> bytes:
         """Bytes of a workspace file; links are never followed (see ``Sandbox.read_file``)."""
-        return self._with_workspace(lambda fd: safe_files.read_bytes(fd, self._file(path)))
+        return self._with_workspace(lambda fd: safe_files.read_bytes(fd, workspace_file(path)))
 
     def write_file(self, path: str, data: bytes) -> None:
         """Create or replace a workspace file, making its folders; links are not followed."""
-        self._with_workspace(lambda fd: safe_files.write_bytes(fd, self._file(path), data))
+        self._with_workspace(lambda fd: safe_files.write_bytes(fd, workspace_file(path), data))
 
     def snapshot(self) -> str:
         """Copy the workspace to the host; the token restores it."""
@@ -314,7 +280,7 @@ class BubblewrapSandbox:
             self._rebuild("the sandbox had died")
         # Nothing may keep writing into the workspace while it is replaced.
         marker = self._restart_shell()
-        if marker is None or marker[0] != _EXITED:
+        if marker is None or marker[0] != EXITED:
             self._rebuild("the sandbox did not recover")
         source_fd = os.open(source, os.O_RDONLY | os.O_DIRECTORY)
         try:
@@ -354,7 +320,15 @@ class BubblewrapSandbox:
         )
         self._refused_forks = 0
         info_read, info_write = os.pipe()
-        args = [*self._bwrap_args(), "--info-fd", str(info_write)]
+        options = bwrap_options(
+            self._host,
+            self.limits,
+            seed=self.seed,
+            read_only=self.read_only,
+            env=self.env,
+            path=self.path,
+        )
+        args = [*options, "--info-fd", str(info_write)]
         # The sandbox can read its init's (bwrap's) command line and environment, so neither
         # may hold anything of the host: the options (host paths) go through a file, and the
         # environment is empty.
@@ -401,73 +375,22 @@ class BubblewrapSandbox:
         if "processes" in self._cgroups.enforced or os.geteuid() != 0:
             self.enforced.append("processes")
 
-    def _bwrap_args(self) -> list[str]:
-        assert self._host is not None
-        limits = self.limits
-        args = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
-        # No nested user namespaces: they would hand the agent every capability over new ones.
-        args += ["--unshare-user", "--disable-userns"]
-        args += ["--uid", str(_UID), "--gid", str(_UID), "--hostname", "sandbox"]
-        for folder in _SYSTEM:
-            if os.path.islink(folder):
-                args += ["--symlink", os.readlink(folder), folder]
-            elif os.path.isdir(folder):
-                args += ["--ro-bind", folder, folder]
-        for name in _ETC:
-            args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-        args += ["--ro-bind", str(self._host / "passwd"), "/etc/passwd"]
-        args += ["--ro-bind", str(self._host / "group"), "/etc/group"]
-        # /dev, / and /dev/shm are tmpfs too: read-only or sized, so none of them can fill memory.
-        # Started by root, the sandbox user is root on the host's side of the user namespace,
-        # and /proc/sys is writable by that user: only a read-only view goes in.
-        args += ["--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys"]
-        # ...and root-only kernel files (heap and symbol layouts) are masked, as Docker masks them.
-        for name in _MASKED_PROC_FILES:
-            if os.path.exists(f"/proc/{name}"):  # the sandbox's procfs has the host's files
-                args += ["--ro-bind", "/dev/null", f"/proc/{name}"]
-        for name in _MASKED_PROC_FOLDERS:
-            if os.path.isdir(f"/proc/{name}"):
-                args += ["--tmpfs", f"/proc/{name}", "--remount-ro", f"/proc/{name}"]
-        args += ["--dev", "/dev", "--size", str(16 << 20), "--tmpfs", "/dev/shm"]
-        args += ["--remount-ro", "/dev"]
-        args += ["--size", str(64 << 20), "--tmpfs", "/tmp"]
-        args += ["--size", str(limits.workspace_mb << 20), "--tmpfs", WORKSPACE]
-        control_size = 2 * limits.output_bytes + (4 << 20)
-        args += ["--size", str(control_size), "--tmpfs", f"/{_CONTROL}"]
-        if self.seed is not None:
-            args += ["--ro-bind", str(self.seed), f"/{_CONTROL}/seed"]
-        for path in self.read_only:
-            args += ["--ro-bind", str(path), str(path)]
-        args += ["--clearenv"]
-        env = {
-            "PATH": ":".join([*self.path, "/usr/local/bin", "/usr/bin", "/bin"]),
-            "HOME": WORKSPACE,
-            "LANG": "C.UTF-8",
-            "TMPDIR": "/tmp",
-            "TERM": "dumb",
-            **self.env,
-        }
-        for key, value in env.items():
-            args += ["--setenv", key, value]
-        args += ["--chdir", WORKSPACE, "--remount-ro", "/"]
-        return args
-
     def _keeper_script(self) -> str:
         limits = self.limits
         ulimits = (
             f"ulimit -t {limits.cpu_s} -v {limits.memory_mb << 10}"
             f" -f {limits.file_size_mb << 10} -u {limits.processes}"
         )
-        seed = f"/{_CONTROL}/seed"
+        seed = f"/{CONTROL}/seed"
         return (
             # bwrap's stderr is closed once started: a message there would kill the keeper.
             "exec 2>/dev/null\n"
             f"{ulimits} || exit 97\n"
             f"if [ -d {seed} ]; then cp -a {seed}/. {WORKSPACE}/ || exit 98; fi\n"
-            f"echo {_READY}\n"
+            f"echo {READY}\n"
             # After a shell ends, the next starts only when the host says so, so a timeout's
             # cleanup cannot kill the new shell too; other lines meanwhile are dropped.
-            f'while :; do cd {WORKSPACE}; bash --noprofile --norc; echo "{_EXITED} $?";'
+            f'while :; do cd {WORKSPACE}; bash --noprofile --norc; echo "{EXITED} $?";'
             f' while read -r line; do [ "$line" = {_GO} ] && break; done;'
             f' [ "$line" = {_GO} ] || exit 0; done\n'
         )
@@ -494,12 +417,12 @@ class BubblewrapSandbox:
             while b"\n" in self._buffer:
                 line, self._buffer = self._buffer.split(b"\n", 1)
                 words = line.decode("utf-8", "replace").split()
-                if ready and words[:1] == [_READY]:
-                    return (_READY, 0)
-                if len(words) == 3 and words[0] == _DONE and words[1] == nonce:
-                    return (_DONE, _status(words[2]))
-                if len(words) == 2 and words[0] == _EXITED:
-                    return (_EXITED, _status(words[1]))
+                if ready and words[:1] == [READY]:
+                    return (READY, 0)
+                if len(words) == 3 and words[0] == DONE and words[1] == nonce:
+                    return (DONE, exit_status(words[2]))
+                if len(words) == 2 and words[0] == EXITED:
+                    return (EXITED, exit_status(words[1]))
             # A deadline already past still polls once: what has arrived is read.
             left = max(0.0, deadline - time.monotonic())
             readable, _, _ = select.select([fd], [], [], left)
@@ -539,8 +462,8 @@ class BubblewrapSandbox:
         Returns the shell's exit marker, or None (or ``died``) if the sandbox did not recover.
         """
         self._kill_all_but_keeper()
-        marker = self._read_marker(None, time.monotonic() + _KILL_GRACE_S)
-        if marker is not None and marker[0] == _EXITED:
+        marker = self._read_marker(None, time.monotonic() + KILL_GRACE_S)
+        if marker is not None and marker[0] == EXITED:
             self._send(f"{_GO}\n")
         return marker
 
@@ -584,7 +507,7 @@ class BubblewrapSandbox:
         self._stop()
         self._launch()
         self.restarts += 1
-        return f"{why}; it was rebuilt from its seed (workspace reset, shell restarted)"
+        return rebuilt_message(why)
 
     def _stop(self) -> None:
         if self._process is not None:
@@ -596,7 +519,7 @@ class BubblewrapSandbox:
                 except OSError:
                     pass
             try:
-                self._process.wait(timeout=_KILL_GRACE_S)
+                self._process.wait(timeout=KILL_GRACE_S)
             except subprocess.TimeoutExpired:
                 os.killpg(self._process.pid, signal.SIGKILL)
                 self._process.wait()
@@ -605,7 +528,7 @@ class BubblewrapSandbox:
                     stream.close()
             self._process = None
         if self._pid_ns:
-            deadline = time.monotonic() + _KILL_GRACE_S
+            deadline = time.monotonic() + KILL_GRACE_S
             while self._sandbox_pids() and time.monotonic() < deadline:
                 time.sleep(0.005)
             self._pid_ns = ""
@@ -622,7 +545,7 @@ class BubblewrapSandbox:
             raise SandboxError("the sandbox is not started; call start() first")
 
     def _control_fd(self) -> int:
-        return safe_files.open_dir(self._root_fd, _CONTROL)
+        return safe_files.open_dir(self._root_fd, CONTROL)
 
     def _with_workspace(self, action):  # type: ignore[no-untyped-def]
         self._require_started()
@@ -633,13 +556,6 @@ class BubblewrapSandbox:
             return action(fd)
         finally:
             os.close(fd)
-
-    @staticmethod
-    def _file(path: str) -> str:
-        relative = workspace_relative(path)
-        if not relative:
-            raise SandboxError(f"{path!r} is the workspace itself; name a file in it")
-        return relative
 
 
 def _signal(pid: int, sig: int) -> None:
@@ -656,10 +572,3 @@ def _running(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def _status(word: str) -> int:
-    try:
-        return int(word)
-    except ValueError:
-        return -1

@@ -34,21 +34,28 @@ from types import ModuleType
 from typing import IO, TYPE_CHECKING, Any
 
 from prmgym.errors import SandboxError
-from prmgym.sandboxes.base import WORKSPACE, ExecResult, SandboxLimits, workspace_relative
+from prmgym.sandboxes.base import WORKSPACE, ExecResult, SandboxLimits
+from prmgym.sandboxes.session import (
+    CONTROL,
+    DONE,
+    EXITED,
+    KILL_GRACE_S,
+    READY,
+    SHELL_ENDED,
+    UID,
+    exit_status,
+    rebuilt_message,
+    timeout_message,
+    workspace_file,
+)
 
 if TYPE_CHECKING:
     import docker
 
-_CONTROL = ".prmgym"
-_READY = "__prmgym_ready__"
-_DONE = "__prmgym_done__"
-_EXITED = "__prmgym_shell_exited__"
-_UID = 1000
 _LABEL = "prmgym.sandbox"
 _TMP_BYTES = 64 << 20
 _HEADROOM_MB = 256
 _START_TIMEOUT_S = 60.0
-_KILL_GRACE_S = 5.0
 _SPOOL_BYTES = 32 << 20
 _LINE_BUFFER_BYTES = 1 << 20
 _DEFAULT_ENV = {"HOME": WORKSPACE, "LANG": "C.UTF-8", "TMPDIR": "/tmp", "TERM": "dumb"}
@@ -75,7 +82,7 @@ exit 1
 """
 
 # The first $1 bytes of the command's stdout (to our stdout) and stderr (to our stderr).
-_OUTPUTS = f'head -c "$1" /{_CONTROL}/out 2>/dev/null; head -c "$1" /{_CONTROL}/err >&2 2>/dev/null'
+_OUTPUTS = f'head -c "$1" /{CONTROL}/out 2>/dev/null; head -c "$1" /{CONTROL}/err >&2 2>/dev/null'
 
 # Walks a workspace path (one argument per component) without following links. Prints the
 # index of a component that is a link or not a folder (exit 1); "link" or "folder" when the
@@ -180,7 +187,7 @@ def container_config(
     workspace_options = {
         "type": "tmpfs",
         "device": "tmpfs",
-        "o": f"size={limits.workspace_mb}m,uid={_UID},gid={_UID},mode=0755,nosuid,nodev",
+        "o": f"size={limits.workspace_mb}m,uid={UID},gid={UID},mode=0755,nosuid,nodev",
     }
     workspace = types.Mount(
         target=WORKSPACE,
@@ -193,7 +200,7 @@ def container_config(
     config: dict[str, Any] = {
         "image": image,
         "command": ["/bin/bash", "-c", _keeper_script(limits)],
-        "user": f"{_UID}:{_UID}",
+        "user": f"{UID}:{UID}",
         "working_dir": WORKSPACE,
         "hostname": "sandbox",
         "environment": {**_DEFAULT_ENV, **env},
@@ -207,7 +214,7 @@ def container_config(
         "mounts": [workspace],
         "tmpfs": {
             "/tmp": f"size={_TMP_BYTES},mode=1777,exec",
-            f"/{_CONTROL}": f"size={control_bytes},uid={_UID},gid={_UID},mode=0700",
+            f"/{CONTROL}": f"size={control_bytes},uid={UID},gid={UID},mode=0700",
         },
         "mem_limit": memory,
         "memswap_limit": memory,
@@ -229,10 +236,10 @@ def container_config(
 def _keeper_script(limits: SandboxLimits) -> str:
     return (
         f"ulimit -v {limits.memory_mb << 10} || exit 97\n"
-        f'echo "{_READY} $$"\n'
+        f'echo "{READY} $$"\n'
         # After a shell ends, the next starts only when the host says so (an empty line),
         # so a timeout's cleanup cannot kill the new shell too.
-        f'while :; do cd {WORKSPACE}; bash --noprofile --norc; echo "{_EXITED} $?";'
+        f'while :; do cd {WORKSPACE}; bash --noprofile --norc; echo "{EXITED} $?";'
         " read -r _ || exit 0; done\n"
     )
 
@@ -245,12 +252,12 @@ def _command_message(command: str, nonce: str) -> str:
     all of it before the command starts, so nothing is left on stdin for the keeper.
     """
     end = f"__prmgym_end_{nonce}"
-    control = f"/{_CONTROL}"
+    control = f"/{CONTROL}"
     return (
         f"{{ IFS= builtin read -r -d '' _prmgym_cmd || :; }} <<'{end}'; "
         f"builtin printf '%s' \"$_prmgym_cmd\" >|{control}/cmd; builtin unset _prmgym_cmd; "
         f". {control}/cmd </dev/null >|{control}/out 2>|{control}/err; "
-        f'builtin echo "{_DONE} {nonce} $?"\n'
+        f'builtin echo "{DONE} {nonce} $?"\n'
         f"{command}\n{end}\n"
     )
 
@@ -353,10 +360,7 @@ class DockerSandbox:
         if timed_out:
             marker = self._restart_shell()
             self.restarts += 1
-            restarted = (
-                f"the command ran past its {limit:g} s timeout and was killed with everything it "
-                "started; the shell was restarted (working directory and variables reset)"
-            )
+            restarted = timeout_message(limit)
         if marker is None or marker[0] == "died":
             stdout = stderr = b""
             truncated = False
@@ -364,13 +368,10 @@ class DockerSandbox:
             restarted = self._rebuild(why)
         else:
             stdout, stderr, truncated = self._outputs()
-            if marker[0] == _EXITED and not timed_out:
+            if marker[0] == EXITED and not timed_out:
                 self._send("\n")
                 self.restarts += 1
-                restarted = (
-                    "the command ended the shell (exit, exec or a signal); a new shell started"
-                    " in /workspace (working directory and variables reset, files kept)"
-                )
+                restarted = SHELL_ENDED
         code = -1 if timed_out or marker is None or marker[0] == "died" else marker[1]
         return ExecResult(
             exit_code=code,
@@ -389,7 +390,7 @@ class DockerSandbox:
         Docker resolves every path inside the container's own root, so no link reaches a
         host file in any case; a link anywhere on the path is refused all the same.
         """
-        relative = _file(path)
+        relative = workspace_file(path)
         self._ensure_running()
         state, _ = self._inspect(relative, "read")
         if state == "missing":
@@ -416,7 +417,7 @@ class DockerSandbox:
         A replaced file keeps being executable if it was; a link or a non-folder on the path,
         or a link or folder at it, is refused.
         """
-        relative = _file(path)
+        relative = workspace_file(path)
         self._ensure_running()
         state, existing = self._inspect(relative, "write")
         mode = 0o755 if state == "executable" else 0o644
@@ -514,7 +515,7 @@ class DockerSandbox:
             self._socket = getattr(socket, "_sock", socket)
             container.start()
             marker = self._read_marker(None, time.monotonic() + _START_TIMEOUT_S, ready=True)
-            if marker is None or marker[0] != _READY:
+            if marker is None or marker[0] != READY:
                 raise SandboxError("the sandbox shell did not start")
             self._keeper_pid = marker[1]
             if self.seed is not None:
@@ -581,12 +582,12 @@ class DockerSandbox:
             while b"\n" in self._lines:
                 line, self._lines = self._lines.split(b"\n", 1)
                 words = line.decode("utf-8", "replace").split()
-                if ready and len(words) == 2 and words[0] == _READY:
-                    return (_READY, _status(words[1]))
-                if len(words) == 3 and words[0] == _DONE and words[1] == nonce:
-                    return (_DONE, _status(words[2]))
-                if len(words) == 2 and words[0] == _EXITED:
-                    return (_EXITED, _status(words[1]))
+                if ready and len(words) == 2 and words[0] == READY:
+                    return (READY, exit_status(words[1]))
+                if len(words) == 3 and words[0] == DONE and words[1] == nonce:
+                    return (DONE, exit_status(words[2]))
+                if len(words) == 2 and words[0] == EXITED:
+                    return (EXITED, exit_status(words[1]))
             chunk = self._receive(deadline - time.monotonic())
             if chunk is None:
                 if time.monotonic() >= deadline:
@@ -601,7 +602,7 @@ class DockerSandbox:
         marker = self._read_marker(None, time.monotonic())
         if marker is not None and marker[0] == "died":
             return self._rebuild("the sandbox had died")
-        if marker is not None and marker[0] == _EXITED:
+        if marker is not None and marker[0] == EXITED:
             # The keeper waits for a line; the command must not be that line.
             self._send("\n")
             self.restarts += 1
@@ -655,8 +656,8 @@ class DockerSandbox:
             return None  # no exec could start: the container is gone or at its process cap
         if code != 0:
             return None
-        marker = self._read_marker(None, time.monotonic() + _KILL_GRACE_S)
-        if marker is not None and marker[0] == _EXITED:
+        marker = self._read_marker(None, time.monotonic() + KILL_GRACE_S)
+        if marker is not None and marker[0] == EXITED:
             self._send("\n")
         return marker
 
@@ -664,7 +665,7 @@ class DockerSandbox:
         self._stop()
         self._launch()
         self.restarts += 1
-        return f"{why}; it was rebuilt from its seed (workspace reset, shell restarted)"
+        return rebuilt_message(why)
 
     def _stop(self) -> None:
         if self._container is not None:
@@ -692,25 +693,11 @@ class DockerSandbox:
             self._rebuild("the sandbox had died")
 
 
-def _file(path: str) -> str:
-    relative = workspace_relative(path)
-    if not relative:
-        raise SandboxError(f"{path!r} is the workspace itself; name a file in it")
-    return relative
-
-
-def _status(word: str) -> int:
-    try:
-        return int(word)
-    except ValueError:
-        return -1
-
-
 def _agent_owned(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
     """Tar filter: the sandbox user owns everything; devices, fifos and sockets stay out."""
     if not (info.isdir() or info.isreg() or info.issym() or info.islnk()):
         return None
-    info.uid = info.gid = _UID
+    info.uid = info.gid = UID
     info.uname = info.gname = ""
     return info
 
@@ -736,11 +723,11 @@ def _file_archive(parts: list[str], existing: int, data: bytes, mode: int) -> by
         for depth in range(existing + 1, len(parts)):
             folder = tarfile.TarInfo("/".join(parts[:depth]))
             folder.type, folder.mode, folder.mtime = tarfile.DIRTYPE, 0o755, now
-            folder.uid = folder.gid = _UID
+            folder.uid = folder.gid = UID
             tar.addfile(folder)
         info = tarfile.TarInfo("/".join(parts))
         info.size, info.mode, info.mtime = len(data), mode, now
-        info.uid = info.gid = _UID
+        info.uid = info.gid = UID
         tar.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
 
