@@ -14,35 +14,51 @@ Layout inside the container (the same paths and shell protocol as the bubblewrap
 A keeper process (the container's main process) runs a shell and starts a new one whenever the
 shell exits, so a command that kills its shell loses its working directory and variables but
 not the workspace. The host talks to the keeper over the container's attached stdin and stdout
-(multiplexed frames, see :func:`demux_frames`); each command travels as a here-document, is
-sourced from ``/.prmgym/cmd`` and reports ``__prmgym_done__ NONCE STATUS``. Outputs, timeouts
-and file checks go through ``docker exec``. The cgroup caps memory (no swap) and processes;
-rlimits cap CPU time, file size and, per process, address space.
+(multiplexed frames, see :func:`~prmgym.sandboxes.docker_config.demux_frames`); each command
+travels as a here-document, is sourced from ``/.prmgym/cmd`` and reports ``__prmgym_done__
+NONCE STATUS``. Outputs, timeouts and file checks go through ``docker exec``. The cgroup caps
+memory (no swap) and processes; rlimits cap CPU time, file size and, per process, address space.
+
+The container's configuration and the protocol's text are in
+:mod:`~prmgym.sandboxes.docker_config`, the tar archives that move files in
+:mod:`~prmgym.sandboxes.docker_archives`; this module drives the engine.
 """
 
 from __future__ import annotations
 
-import io
 import secrets
 import select
-import tarfile
 import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from types import ModuleType
 from typing import IO, TYPE_CHECKING, Any
 
 from prmgym.errors import SandboxError
 from prmgym.sandboxes.base import WORKSPACE, ExecResult, SandboxLimits
+from prmgym.sandboxes.docker_archives import (
+    SPOOL_BYTES,
+    archived_file,
+    file_archive,
+    rebase,
+    seed_archive,
+)
+from prmgym.sandboxes.docker_config import (
+    CLEAR,
+    INSPECT,
+    KILL_ALL_BUT_KEEPER,
+    OUTPUTS,
+    command_message,
+    container_config,
+    demux_frames,
+    docker_sdk,
+)
 from prmgym.sandboxes.session import (
-    CONTROL,
     DONE,
     EXITED,
     KILL_GRACE_S,
     READY,
     SHELL_ENDED,
-    UID,
     exit_status,
     rebuilt_message,
     timeout_message,
@@ -52,214 +68,8 @@ from prmgym.sandboxes.session import (
 if TYPE_CHECKING:
     import docker
 
-_LABEL = "prmgym.sandbox"
-_TMP_BYTES = 64 << 20
-_HEADROOM_MB = 256
 _START_TIMEOUT_S = 60.0
-_SPOOL_BYTES = 32 << 20
 _LINE_BUFFER_BYTES = 1 << 20
-_DEFAULT_ENV = {"HOME": WORKSPACE, "LANG": "C.UTF-8", "TMPDIR": "/tmp", "TERM": "dumb"}
-
-# Run by `docker exec` as the sandbox user: the container has no capabilities, so root could
-# not signal the agent's processes, while their owner can. Everything but init, the keeper
-# and this shell is killed; zombies only wait for init and are skipped. Exits 1 when
-# processes keep appearing (a fork bomb outrunning the loop), so the caller rebuilds.
-_KILL_ALL_BUT_KEEPER = """\
-keeper=$1 round=0
-while [ "$round" -lt 50 ]; do
-  round=$((round + 1)) left=
-  for entry in /proc/[0-9]*; do
-    pid=${entry#/proc/}
-    case $pid in 1 | "$keeper" | $$) continue ;; esac
-    read -r stat < "$entry/stat" 2>/dev/null || continue
-    state=${stat##*) }
-    case $state in Z*) continue ;; esac
-    kill -9 "$pid" 2>/dev/null && left=1
-  done
-  [ -n "$left" ] || exit 0
-done
-exit 1
-"""
-
-# The first $1 bytes of the command's stdout (to our stdout) and stderr (to our stderr).
-_OUTPUTS = f'head -c "$1" /{CONTROL}/out 2>/dev/null; head -c "$1" /{CONTROL}/err >&2 2>/dev/null'
-
-# Walks a workspace path (one argument per component) without following links. Prints the
-# index of a component that is a link or not a folder (exit 1); "link" or "folder" when the
-# last component is one (exit 2); otherwise its state ("missing", "file", "executable") and
-# how many leading folders exist (exit 0).
-_INSPECT = f"""\
-cd {WORKSPACE} || exit 3
-path= i=0
-while [ $# -gt 1 ]; do
-  path=$path$1
-  if [ -L "$path" ] || {{ [ -e "$path" ] && [ ! -d "$path" ]; }}; then echo "$i"; exit 1; fi
-  [ -d "$path" ] || {{ echo "missing $i"; exit 0; }}
-  path=$path/ i=$((i + 1))
-  shift
-done
-path=$path$1
-if [ -L "$path" ]; then echo link; exit 2; fi
-if [ -d "$path" ]; then echo folder; exit 2; fi
-if [ -x "$path" ]; then echo "executable $i"
-elif [ -e "$path" ]; then echo "file $i"
-else echo "missing $i"; fi
-"""
-
-# Empties the workspace; folders the agent made unreadable or unwritable are opened first
-# (chmod -R does not follow the links it meets).
-_CLEAR = f"chmod -R u+rwX {WORKSPACE} 2>/dev/null; find {WORKSPACE} -mindepth 1 -delete"
-
-
-def _docker() -> ModuleType:
-    try:
-        import docker
-    except ImportError as exc:
-        raise SandboxError(
-            "the Docker sandbox needs the Docker SDK: pip install 'prmgym[docker]'"
-        ) from exc
-    return docker
-
-
-def demux_frames(buffer: bytes) -> tuple[bytes, bytes, bytes]:
-    """Split Docker's multiplexed stream (an attach or exec without a TTY) into its streams.
-
-    Each frame is an 8-byte header (stream type, three zero bytes, big-endian payload size)
-    followed by the payload. Stream 0 (stdin echoed) and 1 are stdout; 2 and 3 (the engine's
-    own errors) are stderr.
-
-    Returns:
-        ``(stdout, stderr, rest)``: the payloads of the complete frames, and the bytes of an
-        incomplete last frame, to be prefixed to what arrives next.
-
-    Raises:
-        SandboxError: A header names no stream (the stream is not multiplexed).
-    """
-    stdout: list[bytes] = []
-    stderr: list[bytes] = []
-    position = 0
-    while len(buffer) - position >= 8:
-        kind = buffer[position]
-        if kind > 3:
-            raise SandboxError(f"Docker sent a frame of unknown stream type {kind}")
-        start = position + 8
-        end = start + int.from_bytes(buffer[position + 4 : start], "big")
-        if end > len(buffer):
-            break
-        (stdout if kind <= 1 else stderr).append(buffer[start:end])
-        position = end
-    return b"".join(stdout), b"".join(stderr), buffer[position:]
-
-
-def container_config(
-    limits: SandboxLimits,
-    image: str,
-    env: Mapping[str, str],
-    *,
-    cpus: float | None = None,
-) -> dict[str, Any]:
-    """Keyword arguments of ``client.containers.create`` for one sandbox.
-
-    How the limits map: ``memory_mb`` plus the workspace (its tmpfs is charged to the
-    container) and headroom is the cgroup's memory, with no swap; ``memory_mb`` alone is every
-    process's address space (``ulimit -v`` in the keeper: Docker's ``ulimits`` cannot set
-    it); ``processes`` is the cgroup's pids limit; ``cpu_s`` and ``file_size_mb`` are rlimits
-    (seconds, bytes); ``workspace_mb`` sizes the workspace tmpfs; ``output_bytes`` sizes the
-    control tmpfs. There is deliberately no ``nproc`` rlimit: it counts every process of uid
-    1000 on the host, not the container's.
-
-    The container is created, not run, so the host can attach before it starts; without
-    ``detach``, docker-py sets ``StdinOnce``, so the keeper reads end of file and the
-    container stops (and is removed) when the host goes away.
-
-    Args:
-        limits: Resource limits.
-        image: Image to run; it needs ``bash`` and a POSIX shell with ``head`` and ``find``.
-        env: Environment variables of the shell, over ``HOME`` = ``/workspace``, ``LANG``,
-            ``TMPDIR`` and ``TERM`` (the image's ``PATH`` is kept unless ``env`` sets one).
-        cpus: CPUs the container may use (``nano_cpus``); None leaves it unbounded.
-
-    Raises:
-        SandboxError: The Docker SDK is missing.
-    """
-    types = _docker().types
-    memory = (limits.memory_mb + limits.workspace_mb + _HEADROOM_MB) << 20
-    workspace_options = {
-        "type": "tmpfs",
-        "device": "tmpfs",
-        "o": f"size={limits.workspace_mb}m,uid={UID},gid={UID},mode=0755,nosuid,nodev",
-    }
-    workspace = types.Mount(
-        target=WORKSPACE,
-        source=None,
-        type="volume",
-        no_copy=True,
-        driver_config=types.DriverConfig("local", workspace_options),
-    )
-    control_bytes = 2 * limits.output_bytes + (4 << 20)
-    config: dict[str, Any] = {
-        "image": image,
-        "command": ["/bin/bash", "-c", _keeper_script(limits)],
-        "user": f"{UID}:{UID}",
-        "working_dir": WORKSPACE,
-        "hostname": "sandbox",
-        "environment": {**_DEFAULT_ENV, **env},
-        "labels": {_LABEL: "1"},
-        "stdin_open": True,
-        "tty": False,
-        "init": True,
-        "auto_remove": True,
-        "network_mode": "none",
-        "read_only": True,
-        "mounts": [workspace],
-        "tmpfs": {
-            "/tmp": f"size={_TMP_BYTES},mode=1777,exec",
-            f"/{CONTROL}": f"size={control_bytes},uid={UID},gid={UID},mode=0700",
-        },
-        "mem_limit": memory,
-        "memswap_limit": memory,
-        "pids_limit": limits.processes,
-        "ulimits": [
-            types.Ulimit(name="cpu", soft=limits.cpu_s, hard=limits.cpu_s),
-            types.Ulimit(
-                name="fsize", soft=limits.file_size_mb << 20, hard=limits.file_size_mb << 20
-            ),
-        ],
-        "cap_drop": ["ALL"],
-        "security_opt": ["no-new-privileges"],
-    }
-    if cpus is not None:
-        config["nano_cpus"] = int(cpus * 1e9)
-    return config
-
-
-def _keeper_script(limits: SandboxLimits) -> str:
-    return (
-        f"ulimit -v {limits.memory_mb << 10} || exit 97\n"
-        f'echo "{READY} $$"\n'
-        # After a shell ends, the next starts only when the host says so (an empty line),
-        # so a timeout's cleanup cannot kill the new shell too.
-        f'while :; do cd {WORKSPACE}; bash --noprofile --norc; echo "{EXITED} $?";'
-        " read -r _ || exit 0; done\n"
-    )
-
-
-def _command_message(command: str, nonce: str) -> str:
-    """What the shell reads for one command: the text as a here-document, then the run line.
-
-    Only builtins touch the text, so a changed ``PATH`` or a function named like a command
-    cannot break the protocol; ``>|`` writes through ``set -o noclobber``. The shell reads
-    all of it before the command starts, so nothing is left on stdin for the keeper.
-    """
-    end = f"__prmgym_end_{nonce}"
-    control = f"/{CONTROL}"
-    return (
-        f"{{ IFS= builtin read -r -d '' _prmgym_cmd || :; }} <<'{end}'; "
-        f"builtin printf '%s' \"$_prmgym_cmd\" >|{control}/cmd; builtin unset _prmgym_cmd; "
-        f". {control}/cmd </dev/null >|{control}/out 2>|{control}/err; "
-        f'builtin echo "{DONE} {nonce} $?"\n'
-        f"{command}\n{end}\n"
-    )
 
 
 class DockerSandbox:
@@ -269,7 +79,8 @@ class DockerSandbox:
         seed: Host folder copied into ``/workspace`` at start (and after a crash); None starts
             it empty. The sandbox never changes it.
         limits: Resource limits.
-        env: Environment variables of the shell (see :func:`container_config`).
+        env: Environment variables of the shell (see
+            :func:`~prmgym.sandboxes.docker_config.container_config`).
         image: Image the container runs; it needs ``bash``, ``sh``, ``head`` and ``find``.
             A missing image is pulled, as ``docker run`` would.
         client: Docker client to use; None connects with ``docker.from_env()`` at start.
@@ -354,7 +165,7 @@ class DockerSandbox:
         restarted = self._recover()
         limit = self.limits.timeout_s if timeout is None else timeout
         nonce = secrets.token_hex(8)
-        self._send(_command_message(command, nonce))
+        self._send(command_message(command, nonce))
         marker = self._read_marker(nonce, time.monotonic() + limit)
         timed_out = marker is None
         if timed_out:
@@ -395,7 +206,7 @@ class DockerSandbox:
         state, _ = self._inspect(relative, "read")
         if state == "missing":
             raise SandboxError(f"cannot read {relative!r}: No such file or directory")
-        errors = _docker().errors
+        errors = docker_sdk().errors
         try:
             stream, _ = self._container.get_archive(f"{WORKSPACE}/{relative}")
             data = b"".join(stream)
@@ -403,13 +214,7 @@ class DockerSandbox:
             raise SandboxError(f"cannot read {relative!r}: No such file or directory") from exc
         except (errors.DockerException, OSError) as exc:
             raise SandboxError(f"cannot read {relative!r}: {exc}") from exc
-        with tarfile.open(fileobj=io.BytesIO(data)) as archive:
-            member = archive.next()
-            # Checked again here: a link may have replaced the file since the inspection.
-            extracted = archive.extractfile(member) if member and member.isreg() else None
-            if extracted is None:
-                raise SandboxError(f"{relative!r} is not a regular file")
-            return extracted.read()
+        return archived_file(data, relative)
 
     def write_file(self, path: str, data: bytes) -> None:
         """Create or replace a workspace file, making its folders; links are not followed.
@@ -421,27 +226,27 @@ class DockerSandbox:
         self._ensure_running()
         state, existing = self._inspect(relative, "write")
         mode = 0o755 if state == "executable" else 0o644
-        archive = _file_archive(relative.split("/"), existing, data, mode)
+        archive = file_archive(relative.split("/"), existing, data, mode)
         try:
             self._container.put_archive(WORKSPACE, archive)
-        except (_docker().errors.DockerException, OSError) as exc:
+        except (docker_sdk().errors.DockerException, OSError) as exc:
             raise SandboxError(f"cannot write {relative!r}: {exc}") from exc
 
     def snapshot(self) -> str:
         """Save the workspace (as a tar archive on the host); the token restores it."""
         self._ensure_running()
-        raw = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 - closed below
+        raw = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - closed below
         try:
             stream, _ = self._container.get_archive(WORKSPACE)
             for chunk in stream:
                 raw.write(chunk)
-        except (_docker().errors.DockerException, OSError) as exc:
+        except (docker_sdk().errors.DockerException, OSError) as exc:
             raw.close()
             raise SandboxError(f"could not save the workspace: {exc}") from exc
         raw.seek(0)
-        archive = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 - kept
+        archive = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - kept
         with raw:
-            _rebase(raw, archive, WORKSPACE.strip("/"))
+            rebase(raw, archive, WORKSPACE.strip("/"))
         token = f"snapshot-{len(self._snapshots) + 1}"
         self._snapshots[token] = archive
         return token
@@ -458,12 +263,12 @@ class DockerSandbox:
         if marker is None or marker[0] == "died":
             self._rebuild("the sandbox did not recover")
         try:
-            code, _, err = self._helper(_CLEAR)
+            code, _, err = self._helper(CLEAR)
             if code != 0:
                 raise SandboxError(f"could not empty the workspace: {err.decode(errors='replace')}")
             archive.seek(0)
             self._container.put_archive(WORKSPACE, archive)
-        except (_docker().errors.DockerException, OSError) as exc:
+        except (docker_sdk().errors.DockerException, OSError) as exc:
             raise SandboxError(f"could not restore {token!r}: {exc}") from exc
 
     @property
@@ -480,7 +285,7 @@ class DockerSandbox:
     # -- internals -------------------------------------------------------------------------
 
     def _connect(self) -> docker.DockerClient:
-        sdk = _docker()
+        sdk = docker_sdk()
         client = self._client
         try:
             if client is None:
@@ -494,7 +299,7 @@ class DockerSandbox:
         return client
 
     def _launch(self) -> None:
-        sdk = _docker()
+        sdk = docker_sdk()
         assert self._client is not None
         config = container_config(self.limits, self.image, self.env, cpus=self.cpus)
         try:
@@ -519,7 +324,7 @@ class DockerSandbox:
                 raise SandboxError("the sandbox shell did not start")
             self._keeper_pid = marker[1]
             if self.seed is not None:
-                with _seed_archive(self.seed) as archive:
+                with seed_archive(self.seed) as archive:
                     container.put_archive(WORKSPACE, archive)
         except (sdk.errors.DockerException, OSError, SandboxError) as exc:
             log = self._log_tail()
@@ -615,8 +420,8 @@ class DockerSandbox:
     def _outputs(self) -> tuple[bytes, bytes, bool]:
         cap = self.limits.output_bytes
         try:
-            _, out, err = self._helper(_OUTPUTS, str(cap + 1))
-        except (_docker().errors.DockerException, OSError):
+            _, out, err = self._helper(OUTPUTS, str(cap + 1))
+        except (docker_sdk().errors.DockerException, OSError):
             return b"", b"", False
         return out[:cap], err[:cap], len(out) > cap or len(err) > cap
 
@@ -629,8 +434,8 @@ class DockerSandbox:
     def _inspect(self, relative: str, verb: str) -> tuple[str, int]:
         parts = relative.split("/")
         try:
-            code, out, err = self._helper(_INSPECT, *parts)
-        except (_docker().errors.DockerException, OSError) as exc:
+            code, out, err = self._helper(INSPECT, *parts)
+        except (docker_sdk().errors.DockerException, OSError) as exc:
             raise SandboxError(f"cannot {verb} {relative!r}: {exc}") from exc
         words = out.decode("utf-8", "replace").split()
         if code == 0 and len(words) == 2:
@@ -651,8 +456,8 @@ class DockerSandbox:
         Returns the shell's exit marker, or None (or ``died``) if the sandbox did not recover.
         """
         try:
-            code, _, _ = self._helper(_KILL_ALL_BUT_KEEPER, str(self._keeper_pid))
-        except (_docker().errors.DockerException, OSError):
+            code, _, _ = self._helper(KILL_ALL_BUT_KEEPER, str(self._keeper_pid))
+        except (docker_sdk().errors.DockerException, OSError):
             return None  # no exec could start: the container is gone or at its process cap
         if code != 0:
             return None
@@ -691,66 +496,3 @@ class DockerSandbox:
         self._require_started()
         if not self.alive:
             self._rebuild("the sandbox had died")
-
-
-def _agent_owned(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
-    """Tar filter: the sandbox user owns everything; devices, fifos and sockets stay out."""
-    if not (info.isdir() or info.isreg() or info.issym() or info.islnk()):
-        return None
-    info.uid = info.gid = UID
-    info.uname = info.gname = ""
-    return info
-
-
-def _seed_archive(seed: Path) -> IO[bytes]:
-    """The seed folder's contents as a tar archive (links kept as links)."""
-    archive = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 - returned
-    with tarfile.open(fileobj=archive, mode="w") as tar:
-        for entry in sorted(seed.iterdir()):
-            tar.add(entry, arcname=entry.name, filter=_agent_owned)
-    archive.seek(0)
-    return archive
-
-
-def _file_archive(parts: list[str], existing: int, data: bytes, mode: int) -> bytes:
-    """A tar archive of one file, with entries for the folders on its path that are missing.
-
-    Docker would make a missing folder owned by root, which the sandbox user could not write.
-    """
-    now = time.time()
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for depth in range(existing + 1, len(parts)):
-            folder = tarfile.TarInfo("/".join(parts[:depth]))
-            folder.type, folder.mode, folder.mtime = tarfile.DIRTYPE, 0o755, now
-            folder.uid = folder.gid = UID
-            tar.addfile(folder)
-        info = tarfile.TarInfo("/".join(parts))
-        info.size, info.mode, info.mtime = len(data), mode, now
-        info.uid = info.gid = UID
-        tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
-def _rebase(source: IO[bytes], target: IO[bytes], top: str) -> None:
-    """Copy a ``get_archive`` of folder ``top`` into a tar archive of its contents.
-
-    ``put_archive`` extracts into an existing folder, and the read-only root cannot take
-    ``top`` itself. Only folders, regular files and links are kept (as the bubblewrap
-    backend's snapshots do).
-    """
-    prefix = top + "/"
-    with (
-        tarfile.open(fileobj=source, mode="r:") as given,
-        tarfile.open(fileobj=target, mode="w") as kept,
-    ):
-        for member in given:
-            if not member.name.startswith(prefix) or _agent_owned(member) is None:
-                continue
-            member.name = member.name[len(prefix) :]
-            if member.islnk():
-                if not member.linkname.startswith(prefix):
-                    continue
-                member.linkname = member.linkname[len(prefix) :]
-            kept.addfile(member, given.extractfile(member) if member.isreg() else None)
-    target.seek(0)

@@ -1,4 +1,4 @@
-"""The bubblewrap sandbox keeps the contract (hostile actions: test_attacks.py)."""
+"""The bubblewrap sandbox keeps the contract (hostile actions: test_attacks_*.py)."""
 
 import os
 import signal
@@ -60,7 +60,7 @@ def test_exit_status_stderr_and_an_empty_stdin(sandbox):
 
 def test_any_text_runs_as_written_and_a_syntax_error_is_the_commands_failure(sandbox):
     script = "cat <<'EOF'\nquote ' and \"double\"\n$NOT_EXPANDED\nEOF"
-    assert sandbox.exec(script).stdout == "quote ' and \"double\"\n$NOT_EXPANDED\n"
+    assert sandbox.exec(script).stdout == 'quote \' and "double"\n$NOT_EXPANDED\n'
     broken = sandbox.exec("echo 'unterminated")
     assert broken.exit_code == 2 and "unexpected EOF" in broken.stderr
     assert sandbox.exec("echo fine").stdout == "fine\n"
@@ -144,9 +144,7 @@ def test_close_kills_everything_and_twice_is_fine(seed):
 
 
 def test_the_limits_it_enforces_are_listed(sandbox):
-    assert {"timeout", "cpu", "memory", "file_size", "workspace", "output"} <= set(
-        sandbox.enforced
-    )
+    assert {"timeout", "cpu", "memory", "file_size", "workspace", "output"} <= set(sandbox.enforced)
 
 
 def test_use_before_start_and_a_missing_binary_say_how_to_fix(seed, monkeypatch):
