@@ -15,7 +15,8 @@ register_env(
     "prmgym/SWE-v0",
     "prmgym.envs.swe.env:SWEEnv",
     family="swe",
-    task_source="SWE-bench-schema instances with a local git or sdist source (tasks_file=);"
+    task_source="SWE-bench-schema instances with a local git or sdist source (tasks_file=,"
+    ' or tasks_file="swe-lite": 48 planted bugs in four PyPI packages);'
     " by default two demo tasks on a small repository built offline",
     default_prms=("swe-verifier",),
     max_episode_steps=30,

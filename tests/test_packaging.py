@@ -35,6 +35,7 @@ def test_wheel_installs_every_part_and_registers_envs(tmp_path):
             prefix = "prmgym/" if part == "prmgym" else f"prmgym/{part}/"
             assert prefix + inside in names, f"{part}/{inside} is missing from the wheel"
     assert "prmgym/envs/suites/search-lite.yaml" in names
+    assert "prmgym/envs/suites/swe-lite.tasks.jsonl" in names
     site = str(tmp_path / "site")
     code = (
         "import prmgym, gymnasium; from prmgym.suites import load_suite;"

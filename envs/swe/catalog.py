@@ -14,8 +14,10 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from prmgym.envs.swe.tasks import SWEInstance
 from prmgym.envs.swe.testenv import TestEnvSpec
-from prmgym.errors import ConfigError
+from prmgym.envs.swe.workspace import source_tree
+from prmgym.errors import ConfigError, TaskError
 
 # One pytest for every entry: a task's outcomes were recorded under it, and an agent's run
 # must reproduce them. (pytest 9 refuses boltons' conftest, written for older hooks.)
@@ -202,3 +204,27 @@ def find(requirement: str) -> Package | None:
         if entry.requirement.lower() == requirement.strip().lower():
             return entry
     return None
+
+
+def entry_for(instance: SWEInstance) -> Package:
+    """How ``instance``'s tests run: the catalog entry of its release, else one guessed from it.
+
+    An sdist release outside the catalog gets :func:`guess`'s layout, as ``prmgym swe synth``
+    gave it when the task was made; a git source needs its ``environment`` in the catalog.
+
+    Raises:
+        TaskError: A git task names an environment the catalog lacks.
+    """
+    source = instance.source
+    if source.kind == "sdist" and source.requirement is not None:
+        found = find(source.requirement)
+        if found is not None:
+            return found
+        return guess(source.requirement, source_tree(source, instance.base_commit))
+    if instance.environment in CATALOG:
+        return CATALOG[instance.environment]
+    raise TaskError(
+        f"task {instance.instance_id!r}: its test environment {instance.environment!r} is not"
+        f" in the SWE catalog (known: {', '.join(sorted(CATALOG))}); give the task an sdist"
+        " source, or environment null to run its tests with this interpreter's packages"
+    )

@@ -27,13 +27,16 @@ import inspect
 import shlex
 import sys
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from prmgym.envs.actions import ActionError, ToolCall, bind_arguments
 from prmgym.envs.base import TextEnv, ToolResult
+from prmgym.envs.swe import catalog, testenv
 from prmgym.envs.swe.probe import Grade, SandboxRecipe, SWEProbe, grade_workspace
 from prmgym.envs.swe.tasks import SWEInstance
+from prmgym.envs.swe.testing import DEFAULT_COMMAND
 from prmgym.envs.swe.workspace import workspace_seed
 from prmgym.errors import SandboxError, TaskError
 from prmgym.jsonl import location, read_json_objects
@@ -84,7 +87,8 @@ class SWEEnv(TextEnv):
 
     Args:
         tasks: Tasks made by :meth:`SWEInstance.to_task`, or the instances themselves.
-        tasks_file: A JSONL file of SWE-bench instances with a ``source`` (or of such tasks).
+        tasks_file: A JSONL file of SWE-bench instances with a ``source`` (or of such tasks),
+            or the name of a packaged task set: ``swe-lite`` (48 bugs in four real packages).
         split: Which split of ``tasks_file`` (or of the demo tasks) to use; ``all`` for every
             one. Tasks passed as objects are used as given.
         limits: Resource limits of each episode's sandbox (``timeout_s`` caps one command).
@@ -161,8 +165,10 @@ class SWEEnv(TextEnv):
         """Close the previous episode's sandbox and start one on this task's workspace."""
         self._close_sandbox()
         instance = self._instances[task.id]
-        kwargs = {"limits": self.limits, **_sandbox_settings(instance.environment)}
-        self._recipe = SandboxRecipe(workspace_seed(instance), kwargs)
+        settings, command = _test_setup(instance)
+        self._recipe = SandboxRecipe(
+            workspace_seed(instance), {"limits": self.limits, **settings}, command
+        )
         self._sandbox = self._recipe.start()
         self._episode += 1
         self._restarts_seen = 0
@@ -494,21 +500,21 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _sandbox_settings(environment: str | None) -> dict[str, Any]:
-    """BubblewrapSandbox arguments for a task's test environment.
+def _test_setup(instance: SWEInstance) -> tuple[dict[str, Any], str]:
+    """BubblewrapSandbox arguments and the test command of a task's test environment.
 
-    None: this interpreter's own environment, bound read-only, with the workspace importable.
+    A named environment is the package's test environment (:mod:`prmgym.envs.swe.testenv`,
+    built on first use and cached); None is this interpreter's own, bound read-only.
     """
-    if environment is not None:
-        raise TaskError(
-            f"test environment {environment!r} needs prmgym.envs.swe.testenv, which this"
-            " install lacks; use tasks whose environment is null"
-        )
-    return {
-        "read_only": [sys.base_prefix, sys.prefix],
-        "path": [f"{sys.prefix}/bin"],
-        "env": {"PYTHONPATH": "/workspace"},
-    }
+    if instance.environment is None:
+        settings = {
+            "read_only": [sys.base_prefix, sys.prefix],
+            "path": [f"{sys.prefix}/bin"],
+            "env": {"PYTHONPATH": "/workspace"},
+        }
+        return settings, DEFAULT_COMMAND
+    entry = catalog.entry_for(instance)
+    return testenv.prepare(entry.environment).sandbox_kwargs(), entry.test_command
 
 
 def _load(
@@ -520,7 +526,7 @@ def _load(
     if tasks is not None:
         return [t if isinstance(t, SWEInstance) else _from_task(t) for t in tasks]
     if tasks_file is not None:
-        instances = list(_read_file(tasks_file))
+        instances = list(_read_file(_task_file(tasks_file)))
     else:
         from prmgym.envs.swe.demo import demo_instances
 
@@ -530,6 +536,16 @@ def _load(
         splits = sorted({i.split for i in instances})
         raise ValueError(f"no SWE tasks in split {split!r}; the splits are {splits} and 'all'")
     return chosen
+
+
+def _task_file(name: str | Path) -> Path:
+    """A task file's path, or that of a packaged task set (``swe-lite``) named without one."""
+    path = Path(name)
+    if not path.exists() and path.name == str(name):
+        packaged = resources.files("prmgym.envs.suites") / f"{name}.tasks.jsonl"
+        if packaged.is_file():
+            return Path(str(packaged))
+    return path
 
 
 def _from_task(task: Task) -> SWEInstance:

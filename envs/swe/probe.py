@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from prmgym.envs.swe.diffs import touched_paths
 from prmgym.envs.swe.tasks import SWEInstance
-from prmgym.envs.swe.testing import TestReport, run_tests
+from prmgym.envs.swe.testing import DEFAULT_COMMAND, TestReport, run_tests
 from prmgym.errors import SandboxError
 from prmgym.sandboxes.base import Sandbox, workspace_relative
 from prmgym.sandboxes.bubblewrap import BubblewrapSandbox
@@ -55,6 +55,8 @@ class SandboxRecipe:
 
     seed: Path
     kwargs: Mapping[str, Any] = field(default_factory=dict)
+    test_command: str = DEFAULT_COMMAND
+    """The command that runs the task's test suite from the workspace (pytest's)."""
 
     def start(self, seed: Path | None = None) -> BubblewrapSandbox:
         """A started sandbox from ``seed`` (default: the episode's seed)."""
@@ -233,7 +235,11 @@ def grade_workspace(
     try:
         with scratch_copy(live, recipe, keep_seed=touched) as scratch:
             error = add_hidden_tests(scratch, instance.test_patch)
-            report = TestReport() if error else run_tests(scratch, ids, timeout=timeout)
+            report = (
+                TestReport()
+                if error
+                else run_tests(scratch, ids, command=recipe.test_command, timeout=timeout)
+            )
     except SandboxError as exc:
         # A failed grading is recorded on the episode, not raised through the run.
         error, report = f"grading failed in the sandbox ({exc})", TestReport()
@@ -298,7 +304,9 @@ class SWEProbe:
             else env.instance.FAIL_TO_PASS + env.instance.PASS_TO_PASS
         )
         with scratch_copy(env.sandbox, env.recipe) as scratch:
-            return run_tests(scratch, list(ids), timeout=env.test_timeout_s)
+            return run_tests(
+                scratch, list(ids), command=env.recipe.test_command, timeout=env.test_timeout_s
+            )
 
     def grade(self) -> Grade:
         """What ``submit()`` would report now, without ending the episode."""

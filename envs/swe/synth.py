@@ -56,8 +56,6 @@ MAX_FAIL_TO_PASS = 20
 """Most tests a kept bug may break."""
 _LISTED_TESTS = 8  # failing tests a problem statement names; the rest are counted
 _REASON_CHARS = 160
-# pytest cuts its one-line failure reasons to the terminal's width; a wide one keeps them.
-_TERMINAL = {"COLUMNS": "300"}
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,}")
 
 
@@ -237,7 +235,6 @@ class _Runner:
         self.source = source
         self.base_commit = base_commit
         self.settings = env.sandbox_kwargs()
-        self.settings["env"].update(_TERMINAL)
         self.timeout = package.timeout_s
 
     def _sandbox(self) -> BubblewrapSandbox:

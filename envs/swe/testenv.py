@@ -107,6 +107,8 @@ def prepare(spec: TestEnvSpec, log: Callable[[str], None] | None = None) -> Test
             "PYTHONPATH": ":".join(paths),
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTEST_ADDOPTS": "-p no:cacheprovider",
+            # pytest cuts its one-line failure reasons to the terminal's width.
+            "COLUMNS": "300",
         },
     )
 

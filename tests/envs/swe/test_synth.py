@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from prmgym.envs.swe.catalog import CATALOG, Package, find, guess, package
+from prmgym.envs.swe.catalog import CATALOG, Package, entry_for, find, guess, package
 from prmgym.envs.swe.mutations import KINDS, apply_mutation
 from prmgym.envs.swe.synth import draw, problem_statement, synthesize, write_tasks
 from prmgym.envs.swe.tasks import LocalSource, SWEInstance
 from prmgym.envs.swe.testenv import TestEnv, TestEnvSpec
 from prmgym.envs.swe.testing import TestReport
 from prmgym.envs.swe.workspace import gold_patch, source_tree, workspace_seed
-from prmgym.errors import ConfigError
+from prmgym.errors import ConfigError, TaskError
 
 CODE = '''"""Small helpers."""
 
@@ -207,6 +207,21 @@ def test_a_release_outside_the_catalog_gets_a_guessed_layout(tmp_path):
     assert entry.key == "pkg" and entry.name == "Pkg" and entry.version == "2.0"
     assert entry.source == ("src/pkg", "src/single.py") and entry.tasks == 5
     assert entry.environment.pythonpath == ("src",) and entry.test_command == "python -m pytest"
+
+
+def test_a_task_runs_its_tests_the_way_its_release_was_synthesized(tmp_path, monkeypatch):
+    monkeypatch.setenv("PRMGYM_CACHE", str(tmp_path))
+    assert entry_for(INSTANCE) is package("toolz")
+    git = LocalSource(kind="git", path=str(tmp_path))
+    assert entry_for(INSTANCE.model_copy(update={"source": git})) is package("toolz")
+    with pytest.raises(TaskError, match="'calc' is not in the SWE catalog"):
+        entry_for(INSTANCE.model_copy(update={"source": git, "environment": "calc"}))
+    # A release outside the catalog gets the layout synthesis guessed from its sdist.
+    (tmp_path / "swe" / "sdists" / "pkg-2.0" / "src" / "pkg").mkdir(parents=True)
+    (tmp_path / "swe" / "sdists" / "pkg-2.0" / "src" / "pkg" / "__init__.py").write_text("")
+    outside = LocalSource(kind="sdist", requirement="pkg==2.0")
+    guessed = entry_for(INSTANCE.model_copy(update={"source": outside, "environment": "pkg"}))
+    assert guessed.source == ("src/pkg",) and guessed.environment.pythonpath == ("src",)
 
 
 def test_the_synth_command_explains_itself_and_writes_what_synthesis_made(tmp_path, monkeypatch):
