@@ -266,7 +266,7 @@ def eval_(
             agent_name,
             f"{m['episodes']}{broken}",
             f"{m['success_rate']:.1%} [{low:.2f}, {high:.2f}]",
-            f"{m['mean_f1']:.3f}",
+            "-" if m["mean_f1"] is None else f"{m['mean_f1']:.3f}",
             f"{m['mean_steps']:.1f}",
             f"{m['action_error_rate']:.0%}",
             *(f"{m['mean_prm'][k]:.2f}" if k in m["mean_prm"] else "-" for k in sources),

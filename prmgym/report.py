@@ -216,9 +216,10 @@ def _table(metrics: dict[str, Any]) -> str:
         per_episode = "".join(
             f"<td>{compute[k]:.1f}</td>" if k in compute else "<td>–</td>" for k in _TABLE_COMPUTE
         )
+        f1 = "–" if m.get("mean_f1") is None else f"{m['mean_f1']:.3f}"
         rows.append(
             f"<tr><td>{html.escape(agent)}</td><td>{m['episodes']}</td>"
-            f"<td>{m['success_rate']:.1%} [{low:.2f}, {high:.2f}]</td><td>{m['mean_f1']:.3f}</td>"
+            f"<td>{m['success_rate']:.1%} [{low:.2f}, {high:.2f}]</td><td>{f1}</td>"
             f"<td>{m['mean_steps']:.1f}</td><td>{m['action_error_rate']:.1%}</td><td>{prm}</td>"
             f"<td>{m['broken']}</td>{per_episode}<td>{m['completion_tokens']}</td></tr>"
         )

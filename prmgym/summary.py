@@ -43,12 +43,14 @@ def summarize(trajectories: Sequence[Trajectory]) -> dict[str, Any]:
         for score in step.scores:
             prm.setdefault(score.source, []).append(score.value)
     wall = sum(t.accounting.wall_time_s for t in trajectories)
+    # None where the family grades no F1 (SWE: resolved or not); tables show a dash.
+    f1s = [t.metrics["f1"] for t in ok if "f1" in t.metrics]
     return {
         "episodes": n,
         "broken": n - len(ok),
         "success_rate": successes / n if n else 0.0,
         "success_ci95": [low, high],
-        "mean_f1": fmean(t.metrics.get("f1", 0.0) for t in ok) if ok else 0.0,
+        "mean_f1": fmean(f1s) if f1s else None,
         "mean_steps": fmean(len(t.steps) for t in ok) if ok else 0.0,
         "action_error_rate": (
             sum(s.action_error is not None for s in steps) / len(steps) if steps else 0.0

@@ -25,4 +25,8 @@ def prompt_for(family: str) -> FamilyPrompt:
         from prmgym.agents.prompts import search
 
         return FamilyPrompt("search", search.build_chat, search.parse_action, search.TOOLS)
-    raise ConfigError(f"no prompt template for family {family!r}; known: search")
+    if family == "swe":
+        from prmgym.agents.prompts import swe
+
+        return FamilyPrompt("swe", swe.build_chat, swe.parse_action, swe.TOOLS)
+    raise ConfigError(f"no prompt template for family {family!r}; known: search, swe")
