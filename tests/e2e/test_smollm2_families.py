@@ -1,4 +1,4 @@
-"""SmolLM2 acts in a real swe-lite episode, every step scored by the SWE verifier."""
+"""SmolLM2 acts in real episodes of the sandboxed families, every step scored by the verifier."""
 
 import json
 
@@ -13,12 +13,15 @@ from prmgym.trajectory import load_trajectories
 pytestmark = pytest.mark.integration
 
 
-def test_smollm2_acts_on_swe_lite_and_the_verifier_scores_each_step(tmp_path):
-    # swe-lite's first task, cut to four steps so the test stays short.
-    suite = load_suite("swe-lite").model_dump()
-    suite.update(name="swe-lite-short", count=1)
+@pytest.mark.parametrize(
+    ("suite_name", "verifier"), [("swe-lite", "swe-verifier"), ("data-lite", "data-verifier")]
+)
+def test_smollm2_acts_and_the_verifier_scores_each_step(tmp_path, suite_name, verifier):
+    # The suite's first task, cut to four steps so the test stays short.
+    suite = load_suite(suite_name).model_dump()
+    suite.update(name=f"{suite_name}-short", count=1)
     suite["env_kwargs"]["max_episode_steps"] = 4
-    path = tmp_path / "swe-lite-short.yaml"
+    path = tmp_path / "short.yaml"
     path.write_text(yaml.safe_dump(suite))
     args = ["eval", "--suite", str(path), "--agent", "smollm2", "--runs-dir", str(tmp_path)]
     result = CliRunner().invoke(app, [*args, "--name", "run"])
@@ -28,6 +31,6 @@ def test_smollm2_acts_on_swe_lite_and_the_verifier_scores_each_step(tmp_path):
     for step in trajectory.steps:
         assert step.completion  # the model wrote every action
         (score,) = step.scores
-        assert score.source == "swe-verifier" and score.label in {"ok", "correctable", "fatal"}
+        assert score.source == verifier and score.label in {"ok", "correctable", "fatal"}
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["agents"]["smollm2"]["episodes"] == 1

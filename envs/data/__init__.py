@@ -1,0 +1,1 @@
+"""The data-analysis family: real tables, pandas in a sandboxed kernel, DABench-style answers."""
