@@ -27,12 +27,12 @@ import inspect
 import shlex
 import sys
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from prmgym.envs.actions import ActionError, ToolCall, bind_arguments
 from prmgym.envs.base import TextEnv, ToolResult
+from prmgym.envs.suites import task_file
 from prmgym.envs.swe import catalog, testenv
 from prmgym.envs.swe.probe import Grade, SandboxRecipe, SWEProbe, grade_workspace
 from prmgym.envs.swe.tasks import SWEInstance
@@ -526,7 +526,7 @@ def _load(
     if tasks is not None:
         return [t if isinstance(t, SWEInstance) else _from_task(t) for t in tasks]
     if tasks_file is not None:
-        instances = list(_read_file(_task_file(tasks_file)))
+        instances = list(_read_file(task_file(tasks_file)))
     else:
         from prmgym.envs.swe.demo import demo_instances
 
@@ -536,16 +536,6 @@ def _load(
         splits = sorted({i.split for i in instances})
         raise ValueError(f"no SWE tasks in split {split!r}; the splits are {splits} and 'all'")
     return chosen
-
-
-def _task_file(name: str | Path) -> Path:
-    """A task file's path, or that of a packaged task set (``swe-lite``) named without one."""
-    path = Path(name)
-    if not path.exists() and path.name == str(name):
-        packaged = resources.files("prmgym.envs.suites") / f"{name}.tasks.jsonl"
-        if packaged.is_file():
-            return Path(str(packaged))
-    return path
 
 
 def _from_task(task: Task) -> SWEInstance:
