@@ -21,3 +21,13 @@ register_env(
     default_prms=("swe-verifier",),
     max_episode_steps=30,
 )
+
+register_env(
+    "prmgym/Data-v0",
+    "prmgym.envs.data.env:DataEnv",
+    family="data",
+    task_source="questions about real tables (palmerpenguins, vega_datasets) with reference"
+    " code; tasks_file= for yours, dabench= for an InfiAgent-DABench folder",
+    default_prms=("data-verifier",),
+    max_episode_steps=12,
+)

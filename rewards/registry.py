@@ -2,7 +2,7 @@
 
 =========================  ==========================================================
 ``verifier``               the env family's environment-aware verifier
-``search-verifier``        a verifier by its own name (also ``swe-verifier``)
+``search-verifier``        a verifier by its own name (also ``swe-``, ``data-verifier``)
 ``rubric``                 the rubric agent with the family's default rubric (needs a judge)
 ``path/to/rubric.yaml``    the rubric agent with your rubric (a file with ``criteria:``)
 ``path/to/mix.yaml``       a composite of scorers (a file with ``scorers:``)
@@ -26,10 +26,15 @@ from prmgym.rewards.judges.base import Judge
 SCORERS: dict[str, str] = {
     "search-verifier": "prmgym.rewards.verifiers.search:SearchVerifier",
     "swe-verifier": "prmgym.rewards.verifiers.swe:SWEVerifier",
+    "data-verifier": "prmgym.rewards.verifiers.data:DataVerifier",
 }
 """Name -> lazy ``module:Class`` of every built-in verifier."""
 
-VERIFIERS: dict[str, str] = {"search": "search-verifier", "swe": "swe-verifier"}
+VERIFIERS: dict[str, str] = {
+    "search": "search-verifier",
+    "swe": "swe-verifier",
+    "data": "data-verifier",
+}
 """Family -> the name of its verifier, for the ``verifier`` alias."""
 
 JudgeFactory = Callable[[], Judge]

@@ -18,7 +18,11 @@ def _plan_for(family: str) -> Callable[[Task], list[str]]:
         from prmgym.envs.swe.oracle import oracle_actions as swe_actions
 
         return swe_actions
-    raise ConfigError(f"no oracle for family {family!r}; known: search, swe")
+    if family == "data":
+        from prmgym.envs.data.oracle import oracle_actions as data_actions
+
+        return data_actions
+    raise ConfigError(f"no oracle for family {family!r}; known: search, swe, data")
 
 
 class OraclePolicy:

@@ -29,4 +29,8 @@ def prompt_for(family: str) -> FamilyPrompt:
         from prmgym.agents.prompts import swe
 
         return FamilyPrompt("swe", swe.build_chat, swe.parse_action, swe.TOOLS)
-    raise ConfigError(f"no prompt template for family {family!r}; known: search, swe")
+    if family == "data":
+        from prmgym.agents.prompts import data
+
+        return FamilyPrompt("data", data.build_chat, data.parse_action, data.TOOLS)
+    raise ConfigError(f"no prompt template for family {family!r}; known: search, swe, data")

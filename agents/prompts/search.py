@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from prmgym.agents.prompts.calls import extract_call
+from prmgym.agents.prompts.chat import episode_chat
 from prmgym.envs.search.env import TOOLS_HELP
 from prmgym.generation import Chat
 
@@ -78,18 +79,14 @@ def build_chat(observations: Sequence[str], actions: Sequence[str], max_turns: i
     The first observation (the question) is always kept; older turns beyond ``max_turns``
     observation/action pairs are dropped so long episodes fit the model's context.
     """
-    chat: Chat = [{"role": "system", "content": SYSTEM_PROMPT}]
-    for example in EXAMPLES:
-        for observation, action in example:
-            chat.append({"role": "user", "content": observation})
-            chat.append({"role": "assistant", "content": action})
-    turns = list(zip(observations, [*actions, None], strict=False))
-    kept = turns[:1] + turns[1:][-max_turns:] if len(turns) > max_turns + 1 else turns
-    for observation, action in kept:
-        chat.append({"role": "user", "content": _without_tool_line(observation)})
-        if action is not None:
-            chat.append({"role": "assistant", "content": action})
-    return chat
+    return episode_chat(
+        SYSTEM_PROMPT,
+        EXAMPLES,
+        observations,
+        actions,
+        max_turns=max_turns,
+        shown=_without_tool_line,
+    )
 
 
 def parse_action(completion: str) -> str:

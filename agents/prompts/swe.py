@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from prmgym.agents.prompts.calls import extract_call
+from prmgym.agents.prompts.chat import clip_middle, episode_chat
 from prmgym.envs.swe.env import TOOLS_HELP
 from prmgym.generation import Chat
 
@@ -53,13 +54,8 @@ EXAMPLE: list[tuple[str, str]] = [
 _CLIP_CHARS = 1500
 
 
-def _clipped(observation: str) -> str:
-    text = observation.replace("\n" + TOOLS_HELP, "")
-    if len(text) <= _CLIP_CHARS:
-        return text
-    head = _CLIP_CHARS // 3
-    tail = _CLIP_CHARS - head
-    return f"{text[:head]}\n[... {len(text) - _CLIP_CHARS} characters cut ...]\n{text[-tail:]}"
+def _shown(observation: str) -> str:
+    return clip_middle(observation.replace("\n" + TOOLS_HELP, ""), _CLIP_CHARS)
 
 
 def build_chat(observations: Sequence[str], actions: Sequence[str], max_turns: int = 4) -> Chat:
@@ -68,17 +64,9 @@ def build_chat(observations: Sequence[str], actions: Sequence[str], max_turns: i
     The first observation (the issue) is always kept; older turns beyond ``max_turns``
     observation/action pairs are dropped so long episodes fit the model's context.
     """
-    chat: Chat = [{"role": "system", "content": SYSTEM_PROMPT}]
-    for observation, action in EXAMPLE:
-        chat.append({"role": "user", "content": observation})
-        chat.append({"role": "assistant", "content": action})
-    turns = list(zip(observations, [*actions, None], strict=False))
-    kept = turns[:1] + turns[1:][-max_turns:] if len(turns) > max_turns + 1 else turns
-    for observation, action in kept:
-        chat.append({"role": "user", "content": _clipped(observation)})
-        if action is not None:
-            chat.append({"role": "assistant", "content": action})
-    return chat
+    return episode_chat(
+        SYSTEM_PROMPT, [EXAMPLE], observations, actions, max_turns=max_turns, shown=_shown
+    )
 
 
 def parse_action(completion: str) -> str:

@@ -166,3 +166,27 @@ def run_check(name: str, args: dict[str, Any], step: Step, earlier: Sequence[Ste
     except TypeError as exc:
         raise ConfigError(f"check {name!r} rejected its args {args}: {exc}") from None
     return None if value is None else min(1.0, max(0.0, float(value)))
+
+
+@register_check("values_seen")
+def values_seen(
+    step: Step, earlier: Sequence[Step], tool: str = "answer", pattern: str = ""
+) -> float | None:
+    r"""The share of values in a ``tool`` call that appeared in an earlier observation.
+
+    ``pattern`` is a regex whose first group is one value, e.g. ``@\w+\[([^\]]*)\]`` for
+    DABench answers: values the agent never saw computed are made up.
+    """
+    if not pattern:
+        raise ConfigError("check values_seen needs args: {pattern: REGEX with one group}")
+    call = _call(step)
+    if call is None or call.name != tool:
+        return None
+    first = call.args[0] if call.args else next(iter(call.kwargs.values()), None)
+    if not isinstance(first, str):
+        return None
+    values = [v.strip() for v in re.findall(pattern, first) if v.strip()]
+    if not values:
+        return None
+    seen = sum(any(value in s.observation for s in earlier) for value in values)
+    return seen / len(values)

@@ -77,3 +77,15 @@ def test_ran_command_looks_for_an_accepted_earlier_call():
     assert run_check("ran_command", args, step("submit()"), refused) == 0.0
     with pytest.raises(ConfigError, match="pattern"):
         run_check("ran_command", {}, step("submit()"), ran)
+
+
+def test_values_seen_is_the_share_of_answer_values_an_earlier_output_showed():
+    args = {"tool": "answer", "pattern": r"@\w+\[([^\]]*)\]"}
+    earlier = [step('python("df.mean()")', observation="[result]\n4201.8")]
+    both = step('answer("@mean[4201.8] @n[152]")')
+    assert run_check("values_seen", args, both, earlier) == 0.5
+    assert run_check("values_seen", args, step('answer("@mean[4201.8]")'), earlier) == 1.0
+    assert run_check("values_seen", args, step('python("1")'), earlier) is None
+    assert run_check("values_seen", args, step('answer("no parts")'), earlier) is None
+    with pytest.raises(ConfigError, match="pattern"):
+        run_check("values_seen", {}, both, earlier)
