@@ -33,4 +33,8 @@ def prompt_for(family: str) -> FamilyPrompt:
         from prmgym.agents.prompts import data
 
         return FamilyPrompt("data", data.build_chat, data.parse_action, data.TOOLS)
-    raise ConfigError(f"no prompt template for family {family!r}; known: search, swe, data")
+    if family == "web":
+        from prmgym.agents.prompts import web
+
+        return FamilyPrompt("web", web.build_chat, web.parse_action, web.TOOLS)
+    raise ConfigError(f"no prompt template for family {family!r}; known: search, swe, data, web")

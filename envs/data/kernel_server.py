@@ -33,8 +33,10 @@ import sys
 import time
 import traceback
 
-FOLDER = sys.argv[1]
-WORKSPACE = sys.argv[2]
+FOLDER = "/tmp/.prmgym-kernel"
+"""The kernel's files (the FIFOs, its pid); the first argument sets it."""
+WORKSPACE = "/workspace"
+"""The working directory snapshots copy; the second argument sets it."""
 PREFIX = "<cell "
 
 
@@ -319,6 +321,8 @@ def restore_files(saved):
 
 def main():
     """Import the preloaded modules, name this process the kernel and serve."""
+    global FOLDER, WORKSPACE
+    FOLDER, WORKSPACE = sys.argv[1], sys.argv[2]
     for module in filter(None, os.environ.get("PRMGYM_KERNEL_PRELOAD", "").split(",")):
         try:
             __import__(module)
