@@ -1,0 +1,1 @@
+"""The web family: agents drive Chromium on sites the project serves on loopback."""
