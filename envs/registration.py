@@ -31,3 +31,13 @@ register_env(
     default_prms=("data-verifier",),
     max_episode_steps=12,
 )
+
+register_env(
+    "prmgym/Web-v0",
+    "prmgym.envs.web.env:WebEnv",
+    family="web",
+    task_source="tasks on a shop, a forum and an admin app served on loopback, in Chromium;"
+    " tasks= for your own pages (GenericWebTask: a URL and a JS or Python success check)",
+    default_prms=("web-verifier",),
+    max_episode_steps=30,
+)

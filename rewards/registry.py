@@ -2,7 +2,7 @@
 
 =========================  ==========================================================
 ``verifier``               the env family's environment-aware verifier
-``search-verifier``        a verifier by its own name (also ``swe-``, ``data-verifier``)
+``search-verifier``        a verifier by its own name (``swe-``, ``data-``, ``web-verifier``)
 ``rubric``                 the rubric agent with the family's default rubric (needs a judge)
 ``path/to/rubric.yaml``    the rubric agent with your rubric (a file with ``criteria:``)
 ``path/to/mix.yaml``       a composite of scorers (a file with ``scorers:``)
@@ -27,6 +27,7 @@ SCORERS: dict[str, str] = {
     "search-verifier": "prmgym.rewards.verifiers.search:SearchVerifier",
     "swe-verifier": "prmgym.rewards.verifiers.swe:SWEVerifier",
     "data-verifier": "prmgym.rewards.verifiers.data:DataVerifier",
+    "web-verifier": "prmgym.rewards.verifiers.web:WebVerifier",
 }
 """Name -> lazy ``module:Class`` of every built-in verifier."""
 
@@ -34,6 +35,7 @@ VERIFIERS: dict[str, str] = {
     "search": "search-verifier",
     "swe": "swe-verifier",
     "data": "data-verifier",
+    "web": "web-verifier",
 }
 """Family -> the name of its verifier, for the ``verifier`` alias."""
 

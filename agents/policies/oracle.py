@@ -22,7 +22,21 @@ def _plan_for(family: str) -> Callable[[Task], list[str]]:
         from prmgym.envs.data.oracle import oracle_actions as data_actions
 
         return data_actions
-    raise ConfigError(f"no oracle for family {family!r}; known: search, swe, data")
+    raise ConfigError(f"no oracle for family {family!r}; known: search, swe, data, web")
+
+
+def next_action(episode: EpisodeView) -> str:
+    """The oracle's next action in ``episode`` (the last one repeats once the plan is spent).
+
+    Web plans name elements by role and name, so each step is resolved on the page the
+    episode's latest observation shows; other families' plans are fixed strings.
+    """
+    if episode.family == "web":
+        from prmgym.envs.web.oracle import oracle_action
+
+        return oracle_action(episode.task, episode.observations[-1], len(episode.actions))
+    plan = _plan_for(episode.family)(episode.task)
+    return plan[min(len(episode.actions), len(plan) - 1)]
 
 
 class OraclePolicy:
@@ -32,11 +46,7 @@ class OraclePolicy:
 
     def act(self, episodes: Sequence[EpisodeView]) -> list[Decision]:
         """The next planned action of each episode (the last one repeats if the plan is spent)."""
-        decisions = []
-        for episode in episodes:
-            plan = _plan_for(episode.family)(episode.task)
-            decisions.append(Decision(action=plan[min(len(episode.actions), len(plan) - 1)]))
-        return decisions
+        return [Decision(action=next_action(episode)) for episode in episodes]
 
     def sample(self, episodes: Sequence[EpisodeView], k: int) -> list[list[Decision]]:
         """The planned action, ``k`` times (the oracle has one answer)."""

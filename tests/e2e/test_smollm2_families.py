@@ -14,7 +14,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.mark.parametrize(
-    ("suite_name", "verifier"), [("swe-lite", "swe-verifier"), ("data-lite", "data-verifier")]
+    ("suite_name", "verifier"),
+    [("swe-lite", "swe-verifier"), ("data-lite", "data-verifier"), ("web-lite", "web-verifier")],
 )
 def test_smollm2_acts_and_the_verifier_scores_each_step(tmp_path, suite_name, verifier):
     # The suite's first task, cut to four steps so the test stays short.

@@ -27,3 +27,17 @@ def test_parse_action_takes_the_first_swe_call_and_closes_an_unfinished_one():
     assert parse_action('bash("ls') == 'bash("ls")'
     assert parse_action("submit() now") == "submit()"
     assert parse_action("no call here\nsecond") == "no call here"
+
+
+def test_every_family_prompt_example_uses_its_envs_own_actions():
+    from prmgym.envs.data.env import bind_call as data_bind
+    from prmgym.envs.web.actions import bind_call as web_bind
+
+    for family, bind in (("data", data_bind), ("web", web_bind)):
+        module = __import__(f"prmgym.agents.prompts.{family}", fromlist=["EXAMPLE"])
+        for _, action in module.EXAMPLE:
+            bind(parse_tool_call(action))
+        assert (
+            prompt_for(family).parse_action(f"Sure.\n{module.EXAMPLE[0][1]}\nmore")
+            == (module.EXAMPLE[0][1])
+        )
