@@ -26,7 +26,8 @@ from prmgym.envs.web.env import WebEnv
 from prmgym.envs.web.tasks import WebTask
 from prmgym.trajectory import Step, StepScore, Trajectory
 
-_ERROR_TITLES = ("not found", "error", "404", "500")
+# How the sites' error pages (and common servers') title themselves.
+_ERROR_TITLES = ("page not found", "not found", "error", "bad request", "404", "500")
 
 
 @dataclass
@@ -124,5 +125,5 @@ class WebVerifier:
         assert isinstance(task, WebTask)
         if not scratch.url.startswith(scratch.server.url(task.site) + "/"):
             return True
-        title = scratch.page_text().split("\n", 2)[1].lower()
-        return any(word in title for word in _ERROR_TITLES)
+        title = scratch.page_text().split("\n", 2)[1].removeprefix("Title: ").lower()
+        return title.startswith(_ERROR_TITLES)
