@@ -25,7 +25,8 @@ from pathlib import Path
 from prmgym.envs.data.questions import GENERATORS
 from prmgym.envs.data.specs import Spec, assemble
 from prmgym.envs.data.tables import write_tables
-from prmgym.envs.data.tasks import DataTask, run_reference, write_task_file
+from prmgym.envs.data.tasks import DataTask, run_reference
+from prmgym.envs.task_files import write_task_file
 from prmgym.errors import TaskError
 
 TRAIN_FRACTION = 0.25

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,10 +29,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from prmgym.envs.data.answers import DEFAULT_TOLERANCE
 from prmgym.envs.data.tables import TABLES, table_file, write_tables
-from prmgym.envs.suites import task_file
+from prmgym.envs.task_files import first_error, load_family_tasks
 from prmgym.errors import TaskError
-from prmgym.jsonl import location, read_json_objects
-from prmgym.task import Task, validate_task
+from prmgym.task import Task
 
 FAMILY = "data"
 
@@ -148,14 +146,8 @@ class DataTask(BaseModel):
         try:
             return cls.model_validate({**task.privileged, "id": task.id, "split": task.split})
         except ValidationError as exc:
-            field, message = _first_error(exc)
+            field, message = first_error(exc)
             raise TaskError(f"task {task.id!r}: field 'privileged.{field}': {message}") from None
-
-
-def _first_error(exc: ValidationError) -> tuple[str, str]:
-    """The first failing field's dotted path, and what is wrong with it."""
-    first = exc.errors()[0]
-    return ".".join(str(part) for part in first["loc"]) or "<record>", first["msg"]
 
 
 def seed_workspace(task: DataTask, folder: str | Path) -> list[str]:
@@ -213,15 +205,6 @@ def run_reference(task: DataTask, folder: str | Path) -> dict[str, str]:
     return answer
 
 
-def write_task_file(path: str | Path, tasks: Iterable[DataTask]) -> None:
-    """Write data tasks as JSONL, one record per line, creating the parent folder."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as fh:
-        for task in tasks:
-            fh.write(task.model_dump_json() + "\n")
-
-
 def load_task_file(name_or_path: str | Path) -> list[DataTask]:
     """Load data tasks from JSONL: DataTask records, or prmgym Task records holding them.
 
@@ -232,28 +215,5 @@ def load_task_file(name_or_path: str | Path) -> list[DataTask]:
         TaskError: The file is missing, a line is not a valid task (naming file, line and
             field), or an id repeats.
     """
-    path = task_file(name_or_path)
-    tasks: list[DataTask] = []
-    seen: dict[str, int] = {}
-    for lineno, record in read_json_objects(path, "data task"):
-        where = location(path, lineno)
-        if "family" in record and "privileged" in record:
-            generic = validate_task(record, where)
-            try:
-                task = DataTask.from_task(generic)
-            except TaskError as exc:
-                raise TaskError(f"{where}: {exc}") from None
-        else:
-            try:
-                task = DataTask.model_validate(record)
-            except ValidationError as exc:
-                field, message = _first_error(exc)
-                raise TaskError(
-                    f"{where}: field '{field}': {message}"
-                    " (required: id, question, format, tables, answers, level)"
-                ) from None
-        if task.id in seen:
-            raise TaskError(f"{where}: duplicate id {task.id!r} (first on line {seen[task.id]})")
-        seen[task.id] = lineno
-        tasks.append(task)
-    return tasks
+    required = "id, question, format, tables, answers, level"
+    return load_family_tasks(name_or_path, DataTask, "data task", required)

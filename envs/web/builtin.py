@@ -26,11 +26,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from prmgym.envs.task_files import write_task_file
 from prmgym.envs.web import builtin_admin, builtin_forum, builtin_shop
 from prmgym.envs.web.sites.admin_data import generate_admin
 from prmgym.envs.web.sites.forum_data import generate_forum
 from prmgym.envs.web.sites.shop_data import generate_shop
-from prmgym.envs.web.tasks import WebTask, write_task_file
+from prmgym.envs.web.tasks import WebTask
 
 Template = Callable[[Any, random.Random, int], WebTask]
 

@@ -23,19 +23,17 @@ Task files are JSONL, one :class:`WebTask` record per line (or a prmgym ``Task``
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from prmgym.envs.suites import task_file
+from prmgym.envs.task_files import first_error, load_family_tasks
 from prmgym.envs.web.plans import OracleStep
 from prmgym.envs.web.predicates import AnswerMatches, Predicate
 from prmgym.envs.web.sites.server import SiteName
 from prmgym.errors import TaskError
-from prmgym.jsonl import location, read_json_objects
-from prmgym.task import Task, validate_task
+from prmgym.task import Task
 
 FAMILY = "web"
 
@@ -104,23 +102,8 @@ class WebTask(BaseModel):
         try:
             return cls.model_validate(record)
         except ValidationError as exc:
-            field, message = _first_error(exc)
+            field, message = first_error(exc)
             raise TaskError(f"task {task.id!r}: field 'privileged.{field}': {message}") from None
-
-
-def _first_error(exc: ValidationError) -> tuple[str, str]:
-    """The first failing field's dotted path, and what is wrong with it."""
-    first = exc.errors()[0]
-    return ".".join(str(part) for part in first["loc"]) or "<record>", first["msg"]
-
-
-def write_task_file(path: str | Path, tasks: Iterable[WebTask]) -> None:
-    """Write web tasks as JSONL, one record per line, creating the parent folder."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as fh:
-        for task in tasks:
-            fh.write(task.model_dump_json() + "\n")
 
 
 def load_task_file(name_or_path: str | Path) -> list[WebTask]:
@@ -133,28 +116,5 @@ def load_task_file(name_or_path: str | Path) -> list[WebTask]:
         TaskError: The file is missing, a line is not a valid task (naming file, line and
             field), or an id repeats.
     """
-    path = task_file(name_or_path)
-    tasks: list[WebTask] = []
-    seen: dict[str, int] = {}
-    for lineno, record in read_json_objects(path, "web task"):
-        where = location(path, lineno)
-        if "family" in record and "privileged" in record:
-            generic = validate_task(record, where)
-            try:
-                task = WebTask.from_task(generic)
-            except TaskError as exc:
-                raise TaskError(f"{where}: {exc}") from None
-        else:
-            try:
-                task = WebTask.model_validate(record)
-            except ValidationError as exc:
-                field, message = _first_error(exc)
-                raise TaskError(
-                    f"{where}: field '{field}': {message}"
-                    " (required: id, site, goal, checklist, success, oracle, level, seed)"
-                ) from None
-        if task.id in seen:
-            raise TaskError(f"{where}: duplicate id {task.id!r} (first on line {seen[task.id]})")
-        seen[task.id] = lineno
-        tasks.append(task)
-    return tasks
+    required = "id, site, goal, checklist, success, oracle, level, seed"
+    return load_family_tasks(name_or_path, WebTask, "web task", required)

@@ -25,15 +25,14 @@ and grades the final answer against the task's. Labels follow DataPRM's ternary:
 
 from __future__ import annotations
 
-import copy
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from prmgym.envs.actions import ActionError, parse_tool_call
 from prmgym.envs.data.env import DataEnv, bind_call
 from prmgym.envs.data.tasks import DataTask
+from prmgym.rewards.verifiers.replay import ReplayVerifier
 from prmgym.trajectory import Step, StepScore, Trajectory
 
 _MERGE_SUFFIX = re.compile(r".+_(x|y)$")
@@ -50,38 +49,10 @@ class _State:
     outputs: list[str] = field(default_factory=list)
 
 
-class DataVerifier:
+class DataVerifier(ReplayVerifier[DataEnv, _State]):
     """Scores data-analysis steps by replaying them in a scratch kernel and probing it."""
 
     name = "data-verifier"
-
-    def score(self, trajectory: Trajectory, env: Any = None) -> list[StepScore]:
-        """One score per step; needs the DataEnv the trajectory ran in (its limits)."""
-        scratch, state = self._scratch(trajectory, env)
-        try:
-            return [self._score_step(step, state, scratch) for step in trajectory.steps]
-        finally:
-            scratch.close()
-
-    def score_candidates(
-        self, trajectory: Trajectory, candidate_actions: Sequence[str], env: Any = None
-    ) -> list[StepScore]:
-        """Score each candidate as the next step: run from the same state, then undone."""
-        scratch, state = self._scratch(trajectory, env)
-        try:
-            for step in trajectory.steps:
-                self._score_step(step, state, scratch)
-            token = scratch.snapshot()
-            scores = []
-            for action in candidate_actions:
-                branch = copy.deepcopy(state)
-                step = Step(index=len(trajectory.steps), action=action, observation="")
-                scores.append(self._score_step(step, branch, scratch, replay_errors=True))
-                scratch.restore(token)
-            scratch.kernel.release(token["kernel"])
-            return scores
-        finally:
-            scratch.close()
 
     def _scratch(self, trajectory: Trajectory, env: Any) -> tuple[DataEnv, _State]:
         live = getattr(env, "unwrapped", env)
@@ -100,9 +71,6 @@ class DataVerifier:
         scratch.reset(options={"task_id": task.id})
         probe = scratch.probe
         return scratch, _State(frames=probe.frames(), digests=probe.table_digests())
-
-    def _verdict(self, value: float, label: str, rationale: str) -> StepScore:
-        return StepScore(value=value, label=label, rationale=rationale, source=self.name)
 
     def _score_step(
         self, step: Step, state: _State, scratch: DataEnv, *, replay_errors: bool = False

@@ -15,14 +15,13 @@ flagged; ``submit`` is graded by the SWE-bench rule. Labels follow DataPRM's ter
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from prmgym.envs.actions import ActionError, parse_tool_call
 from prmgym.envs.swe.env import SWEEnv
 from prmgym.envs.swe.tasks import SWEInstance
+from prmgym.rewards.verifiers.replay import ReplayVerifier
 from prmgym.trajectory import Step, StepScore, Trajectory
 
 _EDITS = ("str_replace", "insert", "create")
@@ -38,7 +37,7 @@ class _State:
     broken: int = 0
 
 
-class SWEVerifier:
+class SWEVerifier(ReplayVerifier[SWEEnv, _State]):
     """Scores SWE steps by replaying them in a scratch episode and probing it.
 
     Args:
@@ -51,36 +50,7 @@ class SWEVerifier:
     def __init__(self, run_tests: bool = True):
         self.run_tests = run_tests
 
-    def score(self, trajectory: Trajectory, env: Any = None) -> list[StepScore]:
-        """One score per step; needs the SWEEnv the trajectory ran in (its task and limits)."""
-        scratch = self._scratch(trajectory, env)
-        try:
-            state = _State()
-            return [self._score_step(step, state, scratch) for step in trajectory.steps]
-        finally:
-            scratch.close()
-
-    def score_candidates(
-        self, trajectory: Trajectory, candidate_actions: Sequence[str], env: Any = None
-    ) -> list[StepScore]:
-        """Score each candidate as the next step: replayed from the same state, then undone."""
-        scratch = self._scratch(trajectory, env)
-        try:
-            state = _State()
-            for step in trajectory.steps:
-                self._score_step(step, state, scratch)
-            token = scratch.snapshot()
-            scores = []
-            for action in candidate_actions:
-                branch = copy.deepcopy(state)
-                step = Step(index=len(trajectory.steps), action=action, observation="")
-                scores.append(self._score_step(step, branch, scratch, replay_errors=True))
-                scratch.restore(token)
-            return scores
-        finally:
-            scratch.close()
-
-    def _scratch(self, trajectory: Trajectory, env: Any) -> SWEEnv:
+    def _scratch(self, trajectory: Trajectory, env: Any) -> tuple[SWEEnv, _State]:
         live = getattr(env, "unwrapped", env)
         if not isinstance(live, SWEEnv):
             raise ValueError(
@@ -93,10 +63,7 @@ class SWEVerifier:
             raise ValueError(f"swe-verifier needs an SWE task: {exc}") from exc
         scratch = SWEEnv([instance], limits=live.limits, test_timeout_s=live.test_timeout_s)
         scratch.reset(options={"task_id": instance.instance_id})
-        return scratch
-
-    def _verdict(self, value: float, label: str, rationale: str) -> StepScore:
-        return StepScore(value=value, label=label, rationale=rationale, source=self.name)
+        return scratch, _State()
 
     def _score_step(
         self, step: Step, state: _State, scratch: SWEEnv, *, replay_errors: bool = False

@@ -17,13 +17,13 @@ the cart that earlier subgoals filled):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from prmgym.envs.actions import ActionError, parse_tool_call
 from prmgym.envs.web.env import WebEnv
 from prmgym.envs.web.tasks import WebTask
+from prmgym.rewards.verifiers.replay import ReplayVerifier
 from prmgym.trajectory import Step, StepScore, Trajectory
 
 # How the sites' error pages (and common servers') title themselves.
@@ -39,37 +39,10 @@ class _State:
     sites: Any = None
 
 
-class WebVerifier:
+class WebVerifier(ReplayVerifier[WebEnv, _State]):
     """Scores web steps by replaying them and reading the task's checklist."""
 
     name = "web-verifier"
-
-    def score(self, trajectory: Trajectory, env: Any = None) -> list[StepScore]:
-        """One score per step; needs the WebEnv the trajectory ran in (for its browser)."""
-        scratch, state = self._scratch(trajectory, env)
-        try:
-            return [self._score_step(step, state, scratch) for step in trajectory.steps]
-        finally:
-            scratch.close()
-
-    def score_candidates(
-        self, trajectory: Trajectory, candidate_actions: Sequence[str], env: Any = None
-    ) -> list[StepScore]:
-        """Score each candidate as the next step: run from the same state, then undone."""
-        scratch, state = self._scratch(trajectory, env)
-        try:
-            for step in trajectory.steps:
-                self._score_step(step, state, scratch)
-            token = scratch.snapshot()
-            scores = []
-            for action in candidate_actions:
-                branch = _State(list(state.held), state.page, state.sites)
-                step = Step(index=len(trajectory.steps), action=action, observation="")
-                scores.append(self._score_step(step, branch, scratch, replay_errors=True))
-                scratch.restore(token)
-            return scores
-        finally:
-            scratch.close()
 
     def _scratch(self, trajectory: Trajectory, env: Any) -> tuple[WebEnv, _State]:
         live = getattr(env, "unwrapped", env)
@@ -83,9 +56,6 @@ class WebVerifier:
         scratch.reset(options={"task_id": task.id})
         state = _State(scratch.checklist(), scratch.page_text(), scratch.server.snapshot())
         return scratch, state
-
-    def _verdict(self, value: float, label: str, rationale: str) -> StepScore:
-        return StepScore(value=value, label=label, rationale=rationale, source=self.name)
 
     def _score_step(
         self, step: Step, state: _State, scratch: WebEnv, *, replay_errors: bool = False

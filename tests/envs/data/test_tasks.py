@@ -15,9 +15,9 @@ from prmgym.envs.data.tasks import (
     load_task_file,
     run_reference,
     seed_workspace,
-    write_task_file,
 )
 from prmgym.envs.suites import task_file
+from prmgym.envs.task_files import write_task_file
 from prmgym.errors import TaskError
 from prmgym.task import Task, save_tasks
 

@@ -5,9 +5,10 @@ import json
 import pytest
 from pydantic import ValidationError
 
+from prmgym.envs.task_files import write_task_file
 from prmgym.envs.web.plans import OracleStep, button, fill, goto, link, say
 from prmgym.envs.web.predicates import AnswerMatches, UrlMatches
-from prmgym.envs.web.tasks import WebTask, load_task_file, write_task_file
+from prmgym.envs.web.tasks import WebTask, load_task_file
 from prmgym.errors import TaskError
 from prmgym.task import Task
 
