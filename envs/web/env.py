@@ -107,12 +107,14 @@ class WebEnv(TextEnv):
         )
         self._web_tasks = {task.id: task for task in web_tasks}
         self._browser = browser
+        self._shared = browser is None
         self._server: SiteServer | None = None
         self._context: BrowserContext | None = None
         self._page: Page | None = None
         self._cdp: CDPSession | None = None
         self._message: str | None = None
         self._reached: list[bool] = []
+        self._restarted: str | None = None
         self._episode = 0
 
     # -- episode state ------------------------------------------------------------------
@@ -128,8 +130,8 @@ class WebEnv(TextEnv):
 
     @property
     def browser(self) -> Browser:
-        """The browser this env drives (started on first use)."""
-        if self._browser is None:
+        """The browser this env drives (started on first use, and again if the shared one died)."""
+        if self._browser is None or (self._shared and not self._browser.alive):
             self._browser = shared_browser()
         return self._browser
 
@@ -158,9 +160,7 @@ class WebEnv(TextEnv):
         web_task = self._web_tasks[task.id]
         if isinstance(web_task, WebTask):
             self.server.reset(web_task.seed)
-            start = self.server.url(web_task.site) + web_task.start_path
-        else:
-            start = web_task.url
+        start = self._start_url()
         self._message = None
         self._episode += 1
         self._run(self._open(start))
@@ -243,15 +243,39 @@ class WebEnv(TextEnv):
                 raise ActionError('send_msg_to_user takes text, e.g. send_msg_to_user("done")')
             self._message = arguments["text"]
         else:
-            self._run(perform(self._require_page(), call, arguments, self.url))
+            self._act(call, arguments)
         success = self.succeeded()
         self._update_checklist()
         done = success or call.name == "send_msg_to_user"
         observation = self.page_text()
         if call.name == "send_msg_to_user":
             observation = f"Message sent to the user.\n\n{observation}"
-        info = {"url": self.url, "checklist": self.checklist(), "success": success}
+        info: dict[str, Any] = {"url": self.url, "checklist": self.checklist(), "success": success}
+        if self._restarted:
+            info["browser_restarted"] = self._restarted
+            observation = f"[browser restarted: {self._restarted}]\n\n{observation}"
+            self._restarted = None
         return ToolResult(observation, reward=1.0 if success else 0.0, terminated=done, info=info)
+
+    def _act(self, call: ToolCall, arguments: dict[str, Any]) -> None:
+        """Carry out the action; a page or browser that died is reopened, the episode marked."""
+        page = self._require_page()
+        try:
+            self._run(perform(page, call, arguments, self.url))
+        except ActionError:
+            if not page.is_closed() and self._browser is not None and self._browser.alive:
+                raise
+            self._restarted = (
+                "the page or the browser had crashed; a new page opened the start page"
+                " (the sites' state is kept, and so are the subgoals reached)"
+            )
+            self._run(self._open(self._start_url()))
+
+    def _start_url(self) -> str:
+        web_task = self.web_task
+        if isinstance(web_task, WebTask):
+            return self.server.url(web_task.site) + web_task.start_path
+        return web_task.url
 
     def _require_page(self) -> Page:
         if self._page is None:

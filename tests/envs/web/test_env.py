@@ -105,6 +105,16 @@ def test_snapshot_and_restore_bring_back_the_sites_and_the_page(env):
     assert reward == 1.0  # the same steps solve it again from the restored state
 
 
+def test_a_crashed_page_is_reopened_and_the_step_marked(env):
+    env.reset(options={"task_id": ADD.id})
+    env._run(env._page.close())
+    observation, _, terminated, _, info = env.step('click("1")')
+    assert "crashed" in info["browser_restarted"] and not terminated
+    assert observation.startswith("[browser restarted:") and "Accessibility tree:" in observation
+    _, _, _, _, info = env.step("noop(1)")
+    assert "browser_restarted" not in info and info["action_error"] is None
+
+
 def test_steps_may_come_from_any_thread(env):
     env.reset(options={"task_id": ADD.id})
     results = []
