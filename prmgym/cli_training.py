@@ -35,8 +35,13 @@ def train_prm(
 ) -> None:
     """Train a learned PRM (token-classification or implicit) and save it for `--prm PATH`.
 
-    Step labels come from perturbed oracle trajectories (first wrong step known), a file of
-    labelled trajectories, or Monte Carlo rollouts. The saved directory is a PRM:
+    Step labels come from perturbed oracle trajectories (first wrong step
+    known), a file of labelled trajectories, or rollouts
+    (data.source=rollouts) labelled by Monte Carlo continuations after
+    every step (data.labels=monte_carlo) or by OmegaPRM's binary search
+    for the first error (data.labels=first_error);
+    data.consensus_judge=SPEC keeps only the rollouts whose first error
+    an LLM judge confirms. The saved directory is a PRM:
     `prmgym eval --suite search-lite --agent smollm2 --prm OUTPUT_DIR`.
     """
     from prmgym.errors import PrmgymError

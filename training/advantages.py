@@ -241,7 +241,12 @@ def step_advantages(
     return out
 
 
-def _step_rewards(trajectory: Trajectory, episode: int, prm: str) -> list[float]:
+def step_rewards(trajectory: Trajectory, episode: int, prm: str) -> list[float]:
+    """Each step's latest score from ``prm``; ``episode`` names the rollout in errors.
+
+    Raises:
+        ValueError: A step has no score from ``prm`` (the message names its sources).
+    """
     rewards = []
     for t, step in enumerate(trajectory.steps):
         values = [score.value for score in step.scores if score.source == prm]
@@ -319,7 +324,7 @@ def dual_granularity_advantages(
         step_adv = [[0.0] * len(trajectory.steps) for trajectory in episodes]
     else:
         returns = [
-            process_returns(_step_rewards(trajectory, i, prm), process, gamma=gamma)
+            process_returns(step_rewards(trajectory, i, prm), process, gamma=gamma)
             for i, trajectory in zip(kept, episodes, strict=True)
         ]
         step_adv = step_advantages(

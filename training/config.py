@@ -138,6 +138,13 @@ class AdvantageConfig:
     clip: float | None = None
     """Clip advantages to [-clip, clip] (a guard against reward hacking); null: no clip."""
 
+    prof_keep: float | None = None
+    """PROF consistency filtering (arXiv 2509.03403): the share of each task group's correct
+    and of its failed rollouts trained on, in (0, 1]; the correct ones with the lowest mean PRM
+    step score and the failed ones with the highest are dropped (no advantage, no loss; still
+    in the rollout metrics, counted as ``rollout/prof_dropped``). Needs ``rollout.prm``; null:
+    off. See :mod:`prmgym.training.prof`."""
+
     def __post_init__(self) -> None:
         _one_of("advantages.process", self.process, ("discounted", "min", "delta", "raw"))
         _one_of("advantages.normalize", self.normalize, ("std", "none"))
@@ -146,6 +153,11 @@ class AdvantageConfig:
             raise ConfigError(f"advantages.gamma is in (0, 1], got {self.gamma}")
         if self.omega < 0 or (self.clip is not None and self.clip <= 0):
             raise ConfigError("advantages.omega must be >= 0 and advantages.clip positive or null")
+        if self.prof_keep is not None and not 0 < self.prof_keep <= 1:
+            raise ConfigError(
+                f"advantages.prof_keep is a share in (0, 1] (0.5 keeps half of each class) or"
+                f" null (off), got {self.prof_keep}"
+            )
 
 
 @dataclass
@@ -256,6 +268,11 @@ class TrainConfig:
             raise ConfigError(
                 "rollout.engine: vllm syncs the policy into vLLM as a LoRA adapter; set lora "
                 "(e.g. lora: {r: 16}) or use rollout.engine: transformers for full fine-tuning"
+            )
+        if self.advantages.prof_keep is not None and self.rollout.prm is None:
+            raise ConfigError(
+                "advantages.prof_keep ranks rollouts by their PRM step scores but rollout.prm is"
+                " null; set rollout.prm (e.g. verifier) or advantages.prof_keep: null"
             )
         _at_least(self, 1, "checkpoint_every")
         _at_least(self, 0 if self.sft is not None else 1, "iterations")

@@ -3,10 +3,11 @@
 One iteration: draw ``rollout.tasks_per_iteration`` training tasks, run ``rollout.group_size``
 episodes of each with the policy sampling (one batched generate per round for every live
 episode), score their steps with the PRM, turn outcomes and step scores into dual-granularity
-advantages per task group, and take PPO-clip steps on the action tokens. Checkpoints land every
-``checkpoint_every`` iterations; ``resume=True`` continues from the newest one. Held-out success
-(greedy, one episode per task) is measured before training, every ``eval.every`` iterations and
-at the end; everything goes to ``metrics.jsonl``.
+advantages per task group (on the rollouts PROF keeps, with ``advantages.prof_keep``), and take
+PPO-clip steps on the action tokens. Checkpoints land every ``checkpoint_every`` iterations;
+``resume=True`` continues from the newest one. Held-out success (greedy, one episode per task)
+is measured before training, every ``eval.every`` iterations and at the end; everything goes
+to ``metrics.jsonl``.
 
 With ``sft`` set, a fresh run fine-tunes the policy on expert steps after measuring it
 untrained (:mod:`prmgym.training.sft`), then measures it again: the iteration-0 line keeps the
@@ -34,6 +35,7 @@ from prmgym.agents.backends.vllm_backend import VLLMBackend
 from prmgym.agents.backends.vllm_server_backend import VLLMServerBackend
 from prmgym.agents.policies.llm import LLMPolicy
 from prmgym.agents.runner import ProgressCallback, run_episodes
+from prmgym.errors import ConfigError
 from prmgym.generation import GenerationBackend, GenerationConfig
 from prmgym.registry import env_info
 from prmgym.rewards.base import ProcessRewardModel
@@ -41,7 +43,7 @@ from prmgym.rewards.registry import make_scorer
 from prmgym.summary import wilson_interval
 from prmgym.training.advantages import dual_granularity_advantages
 from prmgym.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from prmgym.training.config import OptimConfig, RolloutConfig, TrainConfig
+from prmgym.training.config import AdvantageConfig, OptimConfig, RolloutConfig, TrainConfig
 from prmgym.training.data_parallel import DataParallel
 from prmgym.training.loss import action_logprobs, ppo_clip_loss
 from prmgym.training.metrics_log import MetricsLog
@@ -49,6 +51,7 @@ from prmgym.training.online_prm import SPEC as ONLINE_PRM
 from prmgym.training.online_prm import OnlineImplicitPRM
 from prmgym.training.policy_model import load_policy_model, reference_logprobs
 from prmgym.training.prm.train import resolve_base_model
+from prmgym.training.prof import prof_filter
 from prmgym.training.ray_envs import EnvWorkers, RemoteScorer
 from prmgym.training.rollouts import (
     EnvFactory,
@@ -118,6 +121,51 @@ def rollout_metrics(trajectories: Sequence[Trajectory]) -> dict[str, float]:
             sum(t.accounting.completion_tokens for t in trajectories)
         ),
     }
+
+
+def group_advantages(
+    group: Sequence[Trajectory], settings: AdvantageConfig, prm: str | None
+) -> tuple[list[list[float]], int]:
+    """Per-step advantages of one task's group, and how many rollouts PROF dropped.
+
+    GiGPO's dual-granularity advantages (:func:`dual_granularity_advantages`) with the
+    ``settings``; with ``settings.prof_keep`` set, only the rollouts PROF keeps
+    (:func:`~prmgym.training.prof.prof_filter`, arXiv 2509.03403) enter the group, as in the
+    paper: the baselines are theirs, and a dropped rollout gets a zero advantage on every step,
+    which the update skips.
+
+    Args:
+        group: One task's rollouts.
+        settings: The run's advantage settings.
+        prm: The ``StepScore.source`` of the step scores; None trains on outcomes alone.
+
+    Returns:
+        Per rollout, one advantage per step (``[]`` for broken ones), and the number of
+        non-broken rollouts PROF dropped.
+
+    Raises:
+        ConfigError: ``settings.prof_keep`` is set but ``prm`` is None.
+    """
+    kept = [i for i, trajectory in enumerate(group) if trajectory.error is None]
+    if settings.prof_keep is not None:
+        if prm is None:
+            raise ConfigError("PROF filtering needs PRM step scores; set rollout.prm")
+        kept = prof_filter(group, prm=prm, keep=settings.prof_keep)
+    computed = dual_granularity_advantages(
+        [group[i] for i in kept],
+        prm=prm,
+        omega=settings.omega if prm is not None else 0.0,
+        process=settings.process,
+        gamma=settings.gamma,
+        normalize=settings.normalize,
+        baseline=settings.baseline,
+        clip=settings.clip,
+    )
+    result = [[0.0] * len(t.steps) if t.error is None else [] for t in group]
+    for i, advantages in zip(kept, computed, strict=True):
+        result[i] = advantages
+    dropped = sum(t.error is None for t in group) - len(kept)
+    return result, dropped
 
 
 def update_policy(
@@ -337,19 +385,11 @@ def train(
         # Every process gets every group, so all compute the same advantages and samples.
         groups = parallel.gather(groups)
         prm_metrics = _update_and_score(online, groups) if online is not None else {}
-        advantages = [
-            dual_granularity_advantages(
-                group,
-                prm=prm.name if prm is not None else None,
-                omega=config.advantages.omega if prm is not None else 0.0,
-                process=config.advantages.process,
-                gamma=config.advantages.gamma,
-                normalize=config.advantages.normalize,
-                baseline=config.advantages.baseline,
-                clip=config.advantages.clip,
-            )
+        per_group = [
+            group_advantages(group, config.advantages, prm.name if prm is not None else None)
             for group in groups
         ]
+        advantages = [a for a, _ in per_group]
         episodes = [t for group in groups for t in group]
         env = make_env()
         samples = action_samples(
@@ -362,6 +402,7 @@ def train(
         env.close()
         rolled = time.perf_counter()
         metrics = rollout_metrics(episodes) | prm_metrics
+        metrics["rollout/prof_dropped"] = float(sum(dropped for _, dropped in per_group))
         metrics.update(
             update_policy(
                 model,

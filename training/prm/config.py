@@ -19,9 +19,11 @@ from prmgym.training.yaml_config import load_dataclass
 
 PRMKind = Literal["token-classification", "implicit"]
 DataSource = Literal["perturbed", "file", "rollouts"]
+LabelMethod = Literal["monte_carlo", "first_error"]
 
 _KINDS = ("token-classification", "implicit")
 _SOURCES = ("perturbed", "file", "rollouts")
+_LABELS = ("monte_carlo", "first_error")
 
 
 @dataclass
@@ -31,7 +33,7 @@ class PRMDataConfig:
     source: DataSource = "perturbed"
     """``perturbed``: oracle trajectories plus perturbed copies whose first wrong step is known
     (real env observations); ``file``: a LabeledTrajectory JSONL at ``path``; ``rollouts``:
-    episodes of ``policy`` labelled by Monte Carlo continuations."""
+    episodes of ``policy`` labelled by Monte Carlo continuations (see ``labels``)."""
 
     env_id: str = "prmgym/SearchQA-v0"
     """The env the trajectories run in (``perturbed`` and ``rollouts``)."""
@@ -57,6 +59,19 @@ class PRMDataConfig:
     max_steps: int = 8
     """Step limit of each rollout and continuation (``rollouts``)."""
 
+    labels: LabelMethod = "monte_carlo"
+    """How ``rollouts`` episodes are labelled: ``monte_carlo`` (Math-Shepherd: ``k``
+    continuations after every step, each step labelled by the share that succeed) or
+    ``first_error`` (OmegaPRM, arXiv 2406.06592: binary search for the first step after which
+    no continuation succeeds, O(log n) prefixes instead of n; successful episodes cost
+    nothing)."""
+
+    consensus_judge: str | None = None
+    """Consensus filtering (arXiv 2501.07301) of ``rollouts`` labels: a judge backend spec
+    (``smollm2``, ``transformers:ID``, ``openai:MODEL@URL``...) that reads every step; an
+    episode is kept only when the judge's first error is the labels' (or both see none).
+    null keeps every episode."""
+
     def __post_init__(self) -> None:
         if self.source not in _SOURCES:
             raise ConfigError(f"data.source {self.source!r} is not one of {', '.join(_SOURCES)}")
@@ -66,6 +81,19 @@ class PRMDataConfig:
             raise ConfigError(f"data.count must be at least 1, got {self.count}")
         if self.k < 1 or self.max_steps < 1:
             raise ConfigError("data.k and data.max_steps must be at least 1")
+        if self.labels not in _LABELS:
+            raise ConfigError(f"data.labels {self.labels!r} is not one of {', '.join(_LABELS)}")
+        if self.source != "rollouts" and (
+            self.labels != "monte_carlo" or self.consensus_judge is not None
+        ):
+            raise ConfigError(
+                "data.labels and data.consensus_judge label rollouts; set data.source=rollouts,"
+                f" or drop them (data.source is {self.source!r}, whose labels are given)"
+            )
+        if self.consensus_judge == "":
+            raise ConfigError(
+                "data.consensus_judge is empty; name a judge backend (e.g. smollm2) or use null"
+            )
 
 
 @dataclass

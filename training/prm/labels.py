@@ -26,7 +26,7 @@ def hard_labels(labels: Sequence[float]) -> list[bool]:
     return [label > 0 for label in labels]
 
 
-def _replay(env: Any, trajectory: Trajectory, upto: int) -> tuple[EpisodeView, bool, bool]:
+def replay_prefix(env: Any, trajectory: Trajectory, upto: int) -> tuple[EpisodeView, bool, bool]:
     """Reset ``env`` to the trajectory's task and replay its first ``upto`` actions.
 
     Returns the policy's view of the episode, whether it has ended and whether it succeeded.
@@ -49,7 +49,9 @@ def _replay(env: Any, trajectory: Trajectory, upto: int) -> tuple[EpisodeView, b
     return view, done, success
 
 
-def _continue(env: Any, start: EpisodeView, policy: Policy, k: int, max_steps: int) -> int:
+def successful_completions(
+    env: Any, start: EpisodeView, policy: Policy, k: int, max_steps: int
+) -> int:
     """How many of k continuations from the env's current state succeed.
 
     The k continuations advance in lockstep so the policy decides for all of them in one call
@@ -115,11 +117,11 @@ def monte_carlo_labels(
     base = env.unwrapped
     labels = []
     for t in range(len(trajectory.steps)):
-        view, done, success = _replay(base, trajectory, t + 1)
+        view, done, success = replay_prefix(base, trajectory, t + 1)
         if done:
             labels.append(float(success))
         else:
-            labels.append(_continue(base, view, policy, k, max_steps) / k)
+            labels.append(successful_completions(base, view, policy, k, max_steps) / k)
     return labels
 
 

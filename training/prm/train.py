@@ -8,10 +8,12 @@ from typing import Any
 
 import gymnasium
 
+from prmgym.agents.policies.base import Policy
 from prmgym.errors import ConfigError
 from prmgym.rewards.evaluation.labeled import LabeledTrajectory
 from prmgym.training.prm.config import PRMDataConfig, TrainPRMConfig
 from prmgym.training.prm.dataset import prm_row, rows_from_labeled
+from prmgym.trajectory import Trajectory
 
 
 def resolve_base_model(name: str) -> str:
@@ -23,11 +25,37 @@ def resolve_base_model(name: str) -> str:
     return name
 
 
+def _step_labels(
+    data: PRMDataConfig, env: gymnasium.Env[str, str], trajectory: Trajectory, policy: Policy
+) -> list[float]:
+    """The trajectory's step labels by ``data.labels``: every step's MC estimate, or OmegaPRM's."""
+    from prmgym.training.prm.first_error import first_error_search
+    from prmgym.training.prm.labels import monte_carlo_labels
+
+    if data.labels == "first_error":
+        return first_error_search(env, trajectory, policy, data.k, data.max_steps).labels
+    return monte_carlo_labels(env, trajectory, policy, data.k, data.max_steps)
+
+
+def _agreed(
+    data: PRMDataConfig, labelled: list[tuple[Trajectory, list[float]]]
+) -> list[tuple[Trajectory, list[float]]]:
+    """The labelled episodes ``data.consensus_judge`` agrees with (all when it is null)."""
+    if data.consensus_judge is None or not labelled:
+        return labelled
+    from prmgym.agents.backends import make_backend
+    from prmgym.rewards.judges import make_judge
+    from prmgym.training.prm.first_error import consensus_filter
+
+    trajectories, labels = zip(*labelled, strict=True)
+    judge = make_judge(make_backend(data.consensus_judge))
+    return [labelled[i] for i in consensus_filter(trajectories, labels, judge).kept]
+
+
 def _rollout_rows(data: PRMDataConfig, observation_chars: int) -> list[dict[str, Any]]:
-    """Run ``data.count`` episodes of ``data.policy`` and label them by Monte Carlo."""
+    """Run ``data.count`` episodes of ``data.policy``, label them and keep the agreed ones."""
     from prmgym.agents.policies import make_policy
     from prmgym.agents.runner import run_episodes
-    from prmgym.training.prm.labels import monte_carlo_labels
 
     # Sampled, not greedy: Monte Carlo labels need continuations that can differ (DESIGN 6
     # measured SmolLM2 at T = 0.8).
@@ -43,12 +71,12 @@ def _rollout_rows(data: PRMDataConfig, observation_chars: int) -> list[dict[str,
             policy,
             seed=data.seed,
         )
-        rows = []
-        for trajectory in trajectories:
-            if trajectory.error is None and trajectory.steps:
-                labels = monte_carlo_labels(env, trajectory, policy, data.k, data.max_steps)
-                rows.append(prm_row(trajectory, labels, observation_chars))
-        return rows
+        labelled = [
+            (trajectory, _step_labels(data, env, trajectory, policy))
+            for trajectory in trajectories
+            if trajectory.error is None and trajectory.steps
+        ]
+        return [prm_row(t, labels, observation_chars) for t, labels in _agreed(data, labelled)]
     finally:
         env.close()
 
