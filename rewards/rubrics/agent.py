@@ -2,8 +2,10 @@
 
 Programmatic criteria are checked in Python; the rest go to a judge. All judged criteria of all
 steps (or candidates) go out in one ``judge`` call, which the judge batches into as few model
-calls as fit. Each step sees only the task and the steps before it, so scores are causal.
-Criterion scores combine with the rubric's aggregation (``prmgym.rewards.aggregation``)::
+calls as fit. By default each step sees only the task and the steps before it (causal).
+Criterion scores combine with the rubric's aggregation (``prmgym.rewards.aggregation``).
+The rubric's ``scoring`` options (``prmgym.rewards.rubrics.scoring``) add bidirectional
+(BiPRM) and merged-step (HRM) views of each step to the same judge call::
 
     prm = RubricPRM(load_rubric("my_rubric.yaml"), judge=make_judge(make_backend("smollm2")))
     scores = prm.score(trajectory)
@@ -23,6 +25,7 @@ from prmgym.rewards.judges.base import Judge, JudgeQuery, Question
 from prmgym.rewards.render import render_prompt, render_step
 from prmgym.rewards.rubrics.checks import run_check, step_tool
 from prmgym.rewards.rubrics.rubric import Criterion, Rubric, default_rubric
+from prmgym.rewards.rubrics.scoring import Scoring, combine_views, step_views
 from prmgym.trajectory import Step, StepScore, Trajectory
 
 JUDGE_OBSERVATION_CHARS = 240
@@ -32,11 +35,14 @@ earlier steps, so step i's prompt is a prefix of step i+1's (a prefix cache reus
 
 @dataclass
 class _Plan:
-    """What scoring one step needs: the criteria that apply, checked or awaiting the judge."""
+    """What scoring one step needs: the criteria that apply, checked or awaiting the judge.
+
+    ``queries`` asks the same judged criteria once per view of the step (forward first).
+    """
 
     criteria: list[Criterion]
     values: list[float | None]
-    query: JudgeQuery | None
+    queries: list[JudgeQuery]
 
 
 class RubricPRM:
@@ -47,17 +53,24 @@ class RubricPRM:
         judge: Scores the criteria without a programmatic check; may be None only when every
             criterion has one.
         name: The scores' ``source``.
+        scoring: Views each step is judged under; None uses the rubric's ``scoring``.
 
     Raises:
         ConfigError: The rubric has judged criteria but no judge was given.
     """
 
     def __init__(
-        self, rubric: Rubric | None = None, judge: Judge | None = None, *, name: str = "rubric"
+        self,
+        rubric: Rubric | None = None,
+        judge: Judge | None = None,
+        *,
+        name: str = "rubric",
+        scoring: Scoring | None = None,
     ) -> None:
         self.rubric = rubric
         self.judge = judge
         self.name = name
+        self.scoring = scoring
         self._defaults: dict[str, Rubric] = {}
         if rubric is not None:
             self._require_judge(rubric)
@@ -81,31 +94,53 @@ class RubricPRM:
             self._defaults[family] = rubric
         return self._defaults[family]
 
+    def scoring_for(self, rubric: Rubric) -> Scoring:
+        """The scoring options in force: the ones given, else the rubric's."""
+        return self.scoring if self.scoring is not None else rubric.scoring
+
     def score(self, trajectory: Trajectory, env: Any = None) -> list[StepScore]:
-        """One score per step, each from the task and the steps up to it."""
+        """One score per step, each from the task and the steps up to it.
+
+        With ``direction: bidirectional`` a step also sees the steps after it (not causal).
+        """
         rubric = self.rubric_for(trajectory)
-        context = render_prompt(trajectory)
-        plans = []
-        for i, step in enumerate(trajectory.steps):
-            plans.append(self._plan(rubric, step, trajectory.steps[:i], context))
-            context += render_step(step, JUDGE_OBSERVATION_CHARS) + "\n\n"
+        scoring = self.scoring_for(rubric)
+        prompt = render_prompt(trajectory)
+        steps = trajectory.steps
+        blocks = [render_step(s, JUDGE_OBSERVATION_CHARS) for s in steps]
+        plans = [
+            self._plan(rubric, step, steps[:i], step_views(scoring, prompt, blocks, i))
+            for i, step in enumerate(steps)
+        ]
         return self._finish(rubric, plans)
 
     def score_candidates(
         self, trajectory: Trajectory, candidate_actions: Sequence[str], env: Any = None
     ) -> list[StepScore]:
-        """Score each candidate as the next step (no observation yet), in one judge call."""
+        """Score each candidate as the next step (no observation yet), in one judge call.
+
+        A candidate scores as the last step of ``score`` on the trajectory extended by it.
+        """
         rubric = self.rubric_for(trajectory)
-        context = render_prompt(trajectory) + "".join(
-            render_step(s, JUDGE_OBSERVATION_CHARS) + "\n\n" for s in trajectory.steps
-        )
+        scoring = self.scoring_for(rubric)
+        prompt = render_prompt(trajectory)
+        history = [render_step(s, JUDGE_OBSERVATION_CHARS) for s in trajectory.steps]
+        n = len(trajectory.steps)
         plans = []
         for action in candidate_actions:
-            step = Step(index=len(trajectory.steps), action=action, observation="")
-            plans.append(self._plan(rubric, step, trajectory.steps, context))
+            step = Step(index=n, action=action, observation="")
+            blocks = [*history, render_step(step, JUDGE_OBSERVATION_CHARS)]
+            views = step_views(scoring, prompt, blocks, n)
+            plans.append(self._plan(rubric, step, trajectory.steps, views))
         return self._finish(rubric, plans)
 
-    def _plan(self, rubric: Rubric, step: Step, earlier: Sequence[Step], context: str) -> _Plan:
+    def _plan(
+        self,
+        rubric: Rubric,
+        step: Step,
+        earlier: Sequence[Step],
+        views: Sequence[tuple[str, str]],
+    ) -> _Plan:
         criteria, values, questions = [], [], []
         for criterion in applicable(rubric, step):
             if criterion.check is not None:
@@ -117,23 +152,21 @@ class RubricPRM:
                 questions.append(Question(criterion.text, pitfall=criterion.kind == "pitfall"))
             criteria.append(criterion)
             values.append(value)
-        query = None
-        if questions:
-            query = JudgeQuery(
-                context=context.strip(),
-                step=render_step(step, JUDGE_OBSERVATION_CHARS),
-                criteria=tuple(questions),
-            )
-        return _Plan(criteria, values, query)
+        queries = [
+            JudgeQuery(context=context, step=text, criteria=tuple(questions))
+            for context, text in views
+            if questions
+        ]
+        return _Plan(criteria, values, queries)
 
     def _finish(self, rubric: Rubric, plans: list[_Plan]) -> list[StepScore]:
-        queries = [p.query for p in plans if p.query is not None]
+        queries = [q for p in plans for q in p.queries]
         if queries:
             assert self.judge is not None  # _require_judge made sure
             answers = iter(self.judge.judge(queries))
             for plan in plans:
-                if plan.query is not None:
-                    judged = iter(next(answers))
+                if plan.queries:
+                    judged = iter(combine_views([next(answers) for _ in plan.queries]))
                     plan.values = [next(judged) if v is None else v for v in plan.values]
         return [self._combine(rubric, plan) for plan in plans]
 

@@ -21,9 +21,17 @@ A rubric is a list of weighted criteria (RaR, arXiv 2507.17746; OpenRubrics, 251
         weight: -1
         applies: on_completion  # each_step (default) | on_completion
         text: The answer is given before any document supporting it was read.
+    scoring:                    # optional; how many views of each step the judge reads
+      direction: forward        # forward | bidirectional: also right to left (BiPRM)
+      hierarchical: false       # true: also judge merged consecutive steps (HRM)
+      merge: 2                  # steps per merged window (with hierarchical: true)
 
 A criterion marked ``fatal: true`` vetoes: when it is unmet the step scores 0 under every
-aggregation. Hard rules gate the ``gated`` aggregation.
+aggregation. Hard rules gate the ``gated`` aggregation. ``scoring`` is explained in
+``prmgym.rewards.rubrics.scoring``: ``bidirectional`` follows "The Bidirectional Process Reward
+Model" (BiPRM, arXiv 2508.01682) and is not causal, so it is for finished trajectories;
+``hierarchical`` follows "Towards Hierarchical Multi-Step Reward Models" (HRM, arXiv
+2503.13551). A judged criterion scores the mean of its views.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from prmgym.errors import ConfigError
 from prmgym.rewards.aggregation import CriteriaAggregation
+from prmgym.rewards.rubrics.scoring import Scoring
 
 CriterionKind = Literal["hard_rule", "principle", "pitfall"]
 Applies = Literal["each_step", "on_completion"]
@@ -113,6 +122,7 @@ class Rubric(BaseModel):
         aggregation: How criterion scores combine (see ``prmgym.rewards.aggregation``).
         completion_tools: Tools whose call completes the episode (``on_completion`` criteria).
         criteria: The criteria, at least one.
+        scoring: Which views of each step the judge reads (BiPRM, HRM); default forward only.
     """
 
     model_config = {"extra": "forbid"}
@@ -122,6 +132,7 @@ class Rubric(BaseModel):
     aggregation: CriteriaAggregation = "gated"
     completion_tools: list[str] = Field(default_factory=list)
     criteria: list[Criterion] = Field(min_length=1)
+    scoring: Scoring = Field(default_factory=Scoring)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Rubric:
