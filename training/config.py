@@ -73,6 +73,11 @@ class RolloutConfig:
     outcomes as the policy trains (settings in ``online_prm``); null trains on outcomes
     alone."""
 
+    judge: str = "smollm2"
+    """LLM judge of judged scorers (``rubric``, or a rubric YAML with judged criteria, e.g.
+    one with BiPRM/HRM ``scoring``): smollm2, transformers:ID, openai:MODEL@URL or vllm:ID.
+    Loaded only when the scorer needs one."""
+
     distributed: Literal["local", "ray"] = "local"
     """Where rollout envs live: in this process (``local``), or on Ray actors (``ray``; the
     cluster ``RAY_ADDRESS`` names, or a local one), with steps run concurrently and the PRM

@@ -70,12 +70,17 @@ class _EnvHost:
     def step(self, handle: int, action: str) -> Any:
         return self._envs[handle].step(action)
 
-    def score(self, handle: int, spec: str, trajectory: Trajectory) -> list[StepScore]:
+    def score(
+        self, handle: int, spec: str, trajectory: Trajectory, judge: str | None = None
+    ) -> list[StepScore]:
+        from prmgym.agents.evaluation import judge_factory
         from prmgym.rewards.registry import make_scorer
 
         env = self._envs[handle].unwrapped
         if spec not in self._scorers:
-            self._scorers[spec] = make_scorer(spec, family=getattr(env, "family", "text"))
+            family = getattr(env, "family", "text")
+            factory = judge_factory(judge) if judge else None
+            self._scorers[spec] = make_scorer(spec, family=family, judge=factory)
         return self._scorers[spec].score(trajectory, env)
 
     def close(self, handle: int) -> None:
@@ -170,9 +175,9 @@ class RayEnv(gymnasium.Env[str, str]):
         """Step the remote env."""
         return _ray().get(self._actor.step.remote(self._handle, action))
 
-    def score(self, spec: str, trajectory: Trajectory) -> list[StepScore]:
+    def score(self, spec: str, trajectory: Trajectory, judge: str | None = None) -> list[StepScore]:
         """Scores of ``trajectory`` by the scorer ``spec`` names, run next to the env."""
-        return _ray().get(self._actor.score.remote(self._handle, spec, trajectory))
+        return _ray().get(self._actor.score.remote(self._handle, spec, trajectory, judge))
 
     def close(self) -> None:
         """Close the remote env (nothing to do when its actor is gone)."""
@@ -190,16 +195,17 @@ class RemoteScorer:
         spec: A scorer spec ``make_scorer`` takes (``verifier``, a rubric .yaml, a PRM
             directory, ``package.module:Class``); built once per actor.
         name: The scorer's name, as the local one would report it.
+        judge: The judge backend spec for judged scorers (built in the actor, when needed).
     """
 
-    def __init__(self, spec: str, name: str):
-        self.spec, self.name = spec, name
+    def __init__(self, spec: str, name: str, judge: str | None = None):
+        self.spec, self.name, self.judge = spec, name, judge
 
     def score(self, trajectory: Trajectory, env: Any = None) -> list[StepScore]:
         """The step scores, computed in ``env``'s actor."""
         if not isinstance(env, RayEnv):
             raise ConfigError("RemoteScorer scores episodes of RayEnv envs only")
-        return env.score(self.spec, trajectory)
+        return env.score(self.spec, trajectory, self.judge)
 
     def score_candidates(
         self, trajectory: Trajectory, candidate_actions: Sequence[str], env: Any = None

@@ -33,6 +33,7 @@ import torch
 from prmgym.agents.backends.transformers_backend import TransformersBackend
 from prmgym.agents.backends.vllm_backend import VLLMBackend
 from prmgym.agents.backends.vllm_server_backend import VLLMServerBackend
+from prmgym.agents.evaluation import judge_factory
 from prmgym.agents.policies.llm import LLMPolicy
 from prmgym.agents.runner import ProgressCallback, run_episodes
 from prmgym.errors import ConfigError
@@ -297,7 +298,8 @@ def train(
         if rollout.prm == ONLINE_PRM
         else None
     )
-    prm = online or (make_scorer(rollout.prm, family=family) if rollout.prm else None)
+    judge = judge_factory(rollout.judge)  # built only if the scorer judges with an LLM
+    prm = online or (make_scorer(rollout.prm, family=family, judge=judge) if rollout.prm else None)
     rollout_env, scorers, step_workers = _rollout_envs(rollout, make_env, prm)
     trained_prm = {"online_prm": (online.model, online.optimizer)} if online else None
     done = 0
@@ -498,7 +500,11 @@ def _rollout_envs(
         **rollout.env_kwargs,
     )
     # Env-aware PRMs read the live env, so they score in the actor that holds it.
-    scorers = [RemoteScorer(rollout.prm, prm.name)] if prm is not None and rollout.prm else []
+    scorers = (
+        [RemoteScorer(rollout.prm, prm.name, rollout.judge)]
+        if prm is not None and rollout.prm
+        else []
+    )
     return workers, scorers, rollout.batch_size
 
 

@@ -61,3 +61,22 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tiny_model_dir, tmp_path,
     # Every iteration logged once, in order: the killed run's unfinished work was redone.
     assert lines == [0, 1, 2, 3, 4]
     assert latest_checkpoint(output).name == "checkpoint-000003"
+
+
+def test_a_judged_rubric_prm_gets_the_configured_judge(tiny_model_dir, tmp_path, tiny_settings):
+    rubric = tmp_path / "judged.yaml"
+    rubric.write_text(
+        "name: judged\nfamily: search\naggregation: weighted_mean\n"
+        "scoring: {direction: bidirectional, hierarchical: true}\n"
+        "criteria:\n  - {id: helps, kind: principle, text: The step helps answer the question.}\n"
+    )
+    overrides = tiny_settings(
+        tiny_model_dir,
+        tmp_path / "run",
+        "iterations=1",
+        f"rollout.prm={rubric}",
+        f"rollout.judge=transformers:{tiny_model_dir}",
+    )
+    result = train(load_train_config(None, overrides))
+    # The tiny model judged every step: the rubric's scores reached the advantages.
+    assert 0 <= result.metrics[-1]["rollout/prm"] <= 1
