@@ -1,8 +1,9 @@
 """Perturbation: an action list made wrong at a known step, for PRM evaluation and training.
 
 Each family has a ``perturbations`` module that turns its oracle's action list into these
-(``prmgym.envs.search.perturbations`` for search); ``prmgym.rewards.evaluation.first_error``
-plays them through the real env to build labelled trajectories.
+(``prmgym.envs.search.perturbations``, and likewise for data, swe and web);
+``prmgym.rewards.evaluation.first_error`` plays them through the real env to build labelled
+trajectories.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """First-error sets built from real env episodes, and live envs to score them with.
 
 ``build_first_error_set`` takes each task's oracle action list, perturbs it with a known first
-wrong step (see :mod:`prmgym.envs.search.perturbations`), and plays every list through the real
+wrong step (see each family's ``perturbations`` module, e.g.
+:mod:`prmgym.envs.search.perturbations`), and plays every list through the real
 env, so observations, rewards and success are what the env really returned. Half the items are
 unperturbed oracle runs (first error -1); the other half cycle through the family's error kinds.
 
@@ -21,8 +22,11 @@ from typing import Any
 
 import gymnasium
 
+from prmgym.envs.data.perturbations import DATA_KINDS, perturb_data
 from prmgym.envs.perturbation import Perturbation
 from prmgym.envs.search.perturbations import SEARCH_KINDS, perturb_search
+from prmgym.envs.swe.perturbations import SWE_KINDS, perturb_swe
+from prmgym.envs.web.perturbations import WEB_KINDS, perturb_web
 from prmgym.errors import ConfigError, TaskError
 from prmgym.registry import env_info
 from prmgym.rewards.evaluation.labeled import LabeledTrajectory
@@ -51,8 +55,11 @@ class FamilyPerturbations:
 
 PERTURBERS: dict[str, FamilyPerturbations] = {
     "search": FamilyPerturbations(perturb_search, SEARCH_KINDS),
+    "data": FamilyPerturbations(perturb_data, DATA_KINDS),
+    "swe": FamilyPerturbations(perturb_swe, SWE_KINDS),
+    "web": FamilyPerturbations(perturb_web, WEB_KINDS),
 }
-"""Family -> its perturbations; data, SWE and web add theirs here."""
+"""Family -> its perturbations; a family without an entry cannot build a first-error set."""
 
 
 def _plan(count: int, kinds: tuple[str, ...]) -> list[str]:

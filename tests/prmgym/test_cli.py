@@ -113,9 +113,9 @@ def test_eval_scores_each_step_with_verifier_and_rubric(tmp_path, tiny_model_dir
 
 def test_eval_prm_prints_f1_per_family(tmp_path):
     out = tmp_path / "prm.json"
-    result = runner.invoke(
-        app, ["eval-prm", "--prm", "verifier", "--count", "8", "--output", str(out)]
-    )
+    # Search alone: the families that need a kernel or a browser would slow this test.
+    args = ["eval-prm", "--family", "search", "--prm", "verifier", "--count", "8"]
+    result = runner.invoke(app, [*args, "--output", str(out)])
     assert result.exit_code == 0, result.output
     assert "First-error F1 per family" in result.output and "search" in result.output
     figures = json.loads(out.read_text())
