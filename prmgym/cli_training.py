@@ -33,7 +33,7 @@ def train_prm(
         ),
     ] = 0,
 ) -> None:
-    """Train a learned PRM (token-classification or implicit) and save it for `--prm PATH`.
+    """Train a learned PRM (token-classification, implicit or value-head) for `--prm PATH`.
 
     Step labels come from perturbed oracle trajectories (first wrong step
     known), a file of labelled trajectories, or rollouts

@@ -1,1 +1,1 @@
-"""Learned PRMs: a token-classification PRM and an implicit PRM, loaded from a saved directory."""
+"""Learned PRMs (token-classification, implicit, value-head), loaded from a saved directory."""

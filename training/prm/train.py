@@ -145,6 +145,10 @@ def train_prm(config: TrainPRMConfig) -> Path:
         from prmgym.training.prm.token_trainer import train_token_classification
 
         path = train_token_classification(config, rows, base_model)
+    elif config.kind == "value-head":
+        from prmgym.training.prm.value_trainer import train_value_head
+
+        path = train_value_head(config, rows, base_model)
     else:
         from prmgym.training.prm.implicit_trainer import train_implicit
 
