@@ -18,6 +18,7 @@ every other request is aborted, so no action reaches the network.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -82,6 +83,8 @@ class WebEnv(TextEnv):
         browser: The browser to use; default this process's shared one.
         max_observation_chars: Longer observations are cut, with a notice saying so.
         max_action_chars: Longer actions are refused.
+        screenshots: A folder to save a PNG of the page after every step into (its path is
+            in ``info["screenshot"]``); None takes none.
         render_mode: ``"ansi"`` returns the last observation from ``render()``.
     """
 
@@ -96,6 +99,7 @@ class WebEnv(TextEnv):
         browser: Browser | None = None,
         max_observation_chars: int = 8000,
         max_action_chars: int = 1000,
+        screenshots: str | Path | None = None,
         render_mode: str | None = None,
     ):
         web_tasks = _load(tasks, tasks_file, split)
@@ -116,6 +120,7 @@ class WebEnv(TextEnv):
         self._reached: list[bool] = []
         self._restarted: str | None = None
         self._episode = 0
+        self.screenshots = Path(screenshots) if screenshots is not None else None
 
     # -- episode state ------------------------------------------------------------------
     @property
@@ -251,6 +256,8 @@ class WebEnv(TextEnv):
         if call.name == "send_msg_to_user":
             observation = f"Message sent to the user.\n\n{observation}"
         info: dict[str, Any] = {"url": self.url, "checklist": self.checklist(), "success": success}
+        if self.screenshots is not None:
+            info["screenshot"] = self._screenshot()
         if self._restarted:
             info["browser_restarted"] = self._restarted
             observation = f"[browser restarted: {self._restarted}]\n\n{observation}"
@@ -276,6 +283,15 @@ class WebEnv(TextEnv):
         if isinstance(web_task, WebTask):
             return self.server.url(web_task.site) + web_task.start_path
         return web_task.url
+
+    def _screenshot(self) -> str:
+        """Save the page as PNG, named by task, episode and step; returns the file's path."""
+        assert self.screenshots is not None
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.task.id)
+        path = self.screenshots / f"{name}-episode{self._episode}-step{self._step_index + 1}.png"
+        self.screenshots.mkdir(parents=True, exist_ok=True)
+        self._run(self._require_page().screenshot(path=str(path)))
+        return str(path)
 
     def _require_page(self) -> Page:
         if self._page is None:

@@ -115,6 +115,18 @@ def test_a_crashed_page_is_reopened_and_the_step_marked(env):
     assert "browser_restarted" not in info and info["action_error"] is None
 
 
+def test_screenshots_are_saved_when_asked(tmp_path):
+    env = WebEnv([ADD], screenshots=tmp_path / "shots")
+    try:
+        env.reset(options={"task_id": ADD.id})
+        _, _, _, _, info = env.step("noop(1)")
+        shot = tmp_path / "shots" / "shop_add-quantity_0-episode1-step1.png"
+        assert info["screenshot"] == str(shot)
+        assert shot.read_bytes().startswith(b"\x89PNG")
+    finally:
+        env.close()
+
+
 def test_steps_may_come_from_any_thread(env):
     env.reset(options={"task_id": ADD.id})
     results = []
