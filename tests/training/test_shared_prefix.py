@@ -1,0 +1,107 @@
+import gymnasium
+import pytest
+
+from prmgym.agents.policies.noisy_oracle import NoisyOraclePolicy
+from prmgym.rewards.verifiers.search import SearchVerifier
+from prmgym.task import Task
+from prmgym.training.shared_prefix import (
+    branch_key,
+    independent_step_groups,
+    sample_shared_prefix,
+    sibling_advantages,
+    sibling_step_groups,
+    step_advantage_variance,
+)
+from prmgym.trajectory import Step, StepScore, Trajectory
+
+PRM = SearchVerifier.name
+
+
+def branch(actions, score):
+    steps = [Step(index=i, action=a, observation="") for i, a in enumerate(actions)]
+    steps[-1].scores.append(StepScore(value=score, source="prm"))
+    for step in steps[:-1]:
+        step.scores.append(StepScore(value=0.0, source="prm"))
+    return Trajectory(task=Task(id="t", family="search", instruction="q?"), steps=steps)
+
+
+def test_branch_key_is_task_and_prefix_actions():
+    b = branch(["a", "b", "c"], 1.0)
+    assert branch_key(b, 0) == ("t", ())
+    assert branch_key(b, 2) == ("t", ("a", "b"))
+    with pytest.raises(IndexError):
+        branch_key(b, 3)
+
+
+def test_siblings_share_a_state_so_the_state_value_cancels():
+    # Two states worth 0 and 10; from each, one action is +1 better than the other.
+    returns = [[1.0], [-1.0], [11.0], [9.0]]
+    siblings = {"s0": [(0, 0), (1, 0)], "s1": [(2, 0), (3, 0)]}
+    # Shared prefix: advantages +1, -1, +1, -1 -> variance 1.
+    assert step_advantage_variance(returns, siblings) == pytest.approx(1.0)
+    # Independent: one baseline 5 over both states -> -4, -6, 6, 4 -> variance 104 / 4 = 26.
+    assert step_advantage_variance(returns, independent_step_groups(returns)) == pytest.approx(26)
+
+
+def test_sibling_advantages_group_by_prefix_and_skip_broken_branches():
+    broken = branch(["s", "z"], 0.0)
+    broken.error = "scorer failed"
+    groups = [
+        [branch(["s"], 1.0), branch(["o"], 0.0)],
+        [branch(["s", "a"], 1.0), branch(["s", "b"], 0.5), broken],
+    ]
+    assert list(sibling_step_groups([b for g in groups for b in g if not b.error]).values()) == [
+        [(0, 0), (1, 0)],
+        [(2, 0), (3, 0)],
+    ]
+    advantages = sibling_advantages(groups, prm="prm", normalize="none")
+    # Means 0.5 and 0.75 (with the broken 0.0 it would be 0.5); the broken branch gets 0.
+    assert advantages == [[0.5, -0.5], [0.25, -0.25, 0.0]]
+
+
+def make_env():
+    return gymnasium.make("prmgym/SearchQA-v0", split="test")
+
+
+def test_sampler_on_the_noisy_oracle_builds_truncated_sibling_groups():
+    env = make_env()
+    task_id = env.unwrapped.tasks[0].id
+    groups = sample_shared_prefix(
+        env, NoisyOraclePolicy(0.5, seed=1), task_id, k=3, scorer=SearchVerifier(), max_steps=6
+    )
+    trunk = [group[0].steps[-1].action for group in groups]
+    for t, group in enumerate(groups):
+        assert len(group) == 3
+        # Truncated: the trunk's first t steps, then one step of its own, scored.
+        assert all([s.action for s in b.steps[:t]] == trunk[:t] for b in group)
+        assert all(len(b.steps) == t + 1 and b.steps[-1].scores for b in group)
+        assert len({branch_key(b, t) for b in group}) == 1
+    assert len({branch_key(group[0], t) for t, group in enumerate(groups)}) == len(groups)
+    # Each sibling saw what a fresh env replaying its actions sees: restore rewound the state.
+    replay = make_env().unwrapped
+    replay.reset(seed=0, options={"task_id": task_id})
+    last = groups[-1]
+    for action in trunk[:-1]:
+        replay.step(action)
+    token = replay.snapshot()
+    for b in last:
+        replay.restore(token)
+        assert replay.step(b.steps[-1].action)[0] == b.steps[-1].observation
+    # The noisy oracle is wrong in some draws, so some state's siblings differ in PRM score.
+    advantages = sibling_advantages(groups, prm=PRM, normalize="none")
+    assert any(a != 0.0 for group in advantages for a in group)
+    assert all(sum(group) == pytest.approx(0.0) for group in advantages)
+
+
+def test_the_exact_oracle_gives_identical_siblings_and_zero_advantages():
+    env = make_env()
+    groups = sample_shared_prefix(
+        env,
+        NoisyOraclePolicy(1.0),
+        env.unwrapped.tasks[0].id,
+        k=2,
+        scorer=SearchVerifier(),
+        max_steps=6,
+    )
+    assert groups[-1][0].success and groups[-1][0].steps[-1].action.startswith("answer")
+    assert sibling_advantages(groups, prm=PRM) == [[0.0, 0.0] for _ in groups]
