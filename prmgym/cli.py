@@ -309,7 +309,9 @@ def eval_prm(
         list[str],
         typer.Option(
             help="PRMs to measure, comma-separated or repeated: verifier, rubric, a rubric or"
-            " mix .yaml, a PRM directory from `prmgym train-prm`, package.module:Class.",
+            " mix .yaml (a rubric's `scoring:` turns on BiPRM's bidirectional and HRM's"
+            " hierarchical views), a PRM directory from `prmgym train-prm` (token"
+            " classification, implicit or value-head), package.module:Class.",
         ),
     ] = ["verifier"],  # noqa: B006 - typer reads list defaults; never mutated
     judge: JudgeOption = "smollm2",
