@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from prmgym import cli_swe, cli_training
+from prmgym import cli_rubrics, cli_swe, cli_training
 from prmgym.cli_output import console as _console
 from prmgym.cli_output import fail as _fail
 from prmgym.cli_output import progress as _progress
@@ -462,6 +462,7 @@ def serve_search(
 app.command(name="train-prm")(cli_training.train_prm)
 app.command()(cli_training.train)
 app.add_typer(cli_swe.app)
+app.add_typer(cli_rubrics.app)
 
 
 if __name__ == "__main__":

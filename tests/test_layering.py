@@ -8,7 +8,12 @@ ORDER = ["prmgym", "sandboxes", "envs", "rewards", "agents", "training"]
 # Importing prmgym registers the built-in envs by lazy entry-point strings (DESIGN section 3).
 ALLOWED = {("prmgym/__init__.py", "prmgym.envs.registration")}
 # The CLI sits on top of every part and imports them lazily (DESIGN section 1).
-TOP = {"prmgym/cli.py", "prmgym/cli_training.py", "prmgym/cli_swe.py"}
+TOP = {
+    "prmgym/cli.py",
+    "prmgym/cli_training.py",
+    "prmgym/cli_swe.py",
+    "prmgym/cli_rubrics.py",
+}
 
 
 def _imports(path: Path):
