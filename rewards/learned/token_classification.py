@@ -14,6 +14,7 @@ never depends on later steps either, and no step position is ever dropped.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,7 +125,54 @@ def _step_label(value: float) -> str:
     return "ok" if value >= 0.5 else "correctable"
 
 
-class TokenClassificationPRM:
+class SeparatorReadout(ABC):
+    """A learned PRM that reads one value per step at the step's separator token.
+
+    The shared scoring loop of the token-classification and value-head PRMs: render the
+    trajectory, encode it with step separators, read every step's value in one batched pass
+    (:meth:`step_values`), and turn values into scores (:meth:`_score`). A candidate next
+    action is scored as the last step of the trajectory extended by it, without a result.
+    """
+
+    tokenizer: PreTrainedTokenizerBase
+    observation_chars: int
+
+    @abstractmethod
+    def step_values(
+        self, requests: Sequence[tuple[EncodedSteps, Sequence[int] | None]]
+    ) -> list[list[float]]:
+        """The value at the requested steps (None: all steps) of each encoded trajectory."""
+
+    @abstractmethod
+    def _score(self, value: float) -> StepScore:
+        """The step score of a value read at a separator."""
+
+    def _encode(self, rendered: RenderedTrajectory) -> EncodedSteps:
+        return encode_steps(self.tokenizer, rendered)
+
+    def score(self, trajectory: Trajectory, env: Any = None) -> list[StepScore]:
+        """Every step's score, read at its separator; ``env`` is not used."""
+        return self.score_many([trajectory])[0]
+
+    def score_many(self, trajectories: Sequence[Trajectory]) -> list[list[StepScore]]:
+        """Score every step of several trajectories, batching across them."""
+        encoded = [self._encode(render_trajectory(t, self.observation_chars)) for t in trajectories]
+        values = self.step_values([(e, None) for e in encoded])
+        return [[self._score(v) for v in row] for row in values]
+
+    def score_candidates(
+        self, trajectory: Trajectory, candidate_actions: Sequence[str], env: Any = None
+    ) -> list[StepScore]:
+        """Each candidate next action's score, rendered without a result, in one batch."""
+        rendered = render_trajectory(trajectory, self.observation_chars)
+        requests = []
+        for action in candidate_actions:
+            extended = RenderedTrajectory(rendered.prompt, [*rendered.steps, render_action(action)])
+            requests.append((self._encode(extended), [len(extended.steps) - 1]))
+        return [self._score(row[0]) for row in self.step_values(requests)]
+
+
+class TokenClassificationPRM(SeparatorReadout):
     """A learned PRM reading P(good) at each step separator of a token-classification model.
 
     Args:
@@ -169,36 +217,12 @@ class TokenClassificationPRM:
         if self.max_length <= self._encode(RenderedTrajectory("", [])).prefix_tokens:
             raise ValueError(f"max_length {self.max_length} leaves no room for any token")
 
-    def _encode(self, rendered: RenderedTrajectory) -> EncodedSteps:
-        return encode_steps(self.tokenizer, rendered)
-
-    def score(self, trajectory: Trajectory, env: Any = None) -> list[StepScore]:
-        """P(good) of every step, read at its separator; ``env`` is not used."""
-        return self.score_many([trajectory])[0]
-
-    def score_many(self, trajectories: Sequence[Trajectory]) -> list[list[StepScore]]:
-        """Score every step of several trajectories, batching across them."""
-        encoded = [self._encode(render_trajectory(t, self.observation_chars)) for t in trajectories]
-        values = self._probabilities([(e, None) for e in encoded])
-        return [[self._score(v) for v in row] for row in values]
-
-    def score_candidates(
-        self, trajectory: Trajectory, candidate_actions: Sequence[str], env: Any = None
-    ) -> list[StepScore]:
-        """P(good) of each candidate next action, rendered without a result, in one batch."""
-        rendered = render_trajectory(trajectory, self.observation_chars)
-        requests = []
-        for action in candidate_actions:
-            extended = RenderedTrajectory(rendered.prompt, [*rendered.steps, render_action(action)])
-            requests.append((self._encode(extended), [len(extended.steps) - 1]))
-        return [self._score(row[0]) for row in self._probabilities(requests)]
-
     def _score(self, value: float) -> StepScore:
         value = calibrated(value, self.threshold)
         return StepScore(value=value, label=_step_label(value), source=self.name)
 
     @torch.inference_mode()
-    def _probabilities(
+    def step_values(
         self, requests: Sequence[tuple[EncodedSteps, Sequence[int] | None]]
     ) -> list[list[float]]:
         """P(good) at the requested steps (None: all steps) of each encoded trajectory."""

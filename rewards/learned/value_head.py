@@ -36,11 +36,11 @@ from prmgym.errors import ConfigError
 from prmgym.rewards.learned.loading import calibrated, read_marker
 from prmgym.rewards.learned.token_classification import (
     EncodedSteps,
-    encode_steps,
+    SeparatorReadout,
     scoring_windows,
 )
-from prmgym.rewards.render import RenderedTrajectory, render_action, render_trajectory
-from prmgym.trajectory import StepScore, Trajectory
+from prmgym.rewards.render import RenderedTrajectory
+from prmgym.trajectory import StepScore
 
 HEAD_FILE = "value_head.safetensors"
 """File of a saved value-head PRM holding the regression head (``weight``, ``bias``)."""
@@ -100,7 +100,7 @@ def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
 
 
-class ValueHeadPRM:
+class ValueHeadPRM(SeparatorReadout):
     """A learned PRM whose step score is V(prefix up to the step) (arXiv 2510.23083).
 
     Args:
@@ -186,30 +186,6 @@ class ValueHeadPRM:
         if self.max_length <= self._encode(RenderedTrajectory("", [])).prefix_tokens:
             raise ValueError(f"max_length {self.max_length} leaves no room for any token")
 
-    def _encode(self, rendered: RenderedTrajectory) -> EncodedSteps:
-        return encode_steps(self.tokenizer, rendered)
-
-    def score(self, trajectory: Trajectory, env: Any = None) -> list[StepScore]:
-        """V(prefix) after every step, read at its separator; ``env`` is not used."""
-        return self.score_many([trajectory])[0]
-
-    def score_many(self, trajectories: Sequence[Trajectory]) -> list[list[StepScore]]:
-        """Score every step of several trajectories, batching across them."""
-        encoded = [self._encode(render_trajectory(t, self.observation_chars)) for t in trajectories]
-        values = self.prefix_values([(e, None) for e in encoded])
-        return [[self._score(v) for v in row] for row in values]
-
-    def score_candidates(
-        self, trajectory: Trajectory, candidate_actions: Sequence[str], env: Any = None
-    ) -> list[StepScore]:
-        """V(trajectory + candidate action, rendered without a result), one batch for all."""
-        rendered = render_trajectory(trajectory, self.observation_chars)
-        requests = []
-        for action in candidate_actions:
-            extended = RenderedTrajectory(rendered.prompt, [*rendered.steps, render_action(action)])
-            requests.append((self._encode(extended), [len(extended.steps) - 1]))
-        return [self._score(row[0]) for row in self.prefix_values(requests)]
-
     def _score(self, value: float) -> StepScore:
         value = calibrated(value, self.threshold)
         # A value is a success estimate, not a verdict that the step is wrong: a low one is
@@ -218,7 +194,7 @@ class ValueHeadPRM:
         return StepScore(value=value, label=label, source=self.name)
 
     @torch.inference_mode()
-    def prefix_values(
+    def step_values(
         self, requests: Sequence[tuple[EncodedSteps, Sequence[int] | None]]
     ) -> list[list[float]]:
         """V at the requested steps (None: all steps) of each encoded trajectory.
