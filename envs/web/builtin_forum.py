@@ -19,7 +19,8 @@ from prmgym.envs.web.predicates import (
     ThreadExists,
     UrlMatches,
 )
-from prmgym.envs.web.sites.forum_data import CATEGORIES, ForumData, Thread, slug
+from prmgym.envs.web.sites.forum_data import CATEGORIES, ForumData, Thread
+from prmgym.envs.web.sites.urls import slug
 from prmgym.envs.web.tasks import WebTask
 
 SITE = "forum"

@@ -27,8 +27,8 @@ from prmgym.envs.web.sites.shop_data import (
     STREETS,
     Product,
     ShopData,
-    slug,
 )
+from prmgym.envs.web.sites.urls import slug
 from prmgym.envs.web.tasks import WebTask
 
 SITE = "shop"

@@ -31,10 +31,10 @@ from prmgym.envs.web.sites.forum_data import (
     add_reply,
     create_thread,
     edit_post,
-    slug,
 )
 from prmgym.envs.web.sites.pages import Shell, read_form, see_other
 from prmgym.envs.web.sites.state import SiteState
+from prmgym.envs.web.sites.urls import slug
 from prmgym.envs.web.sites.validation import parse_id
 
 SHELL = Shell("Forum", [("All threads", "/"), ("New thread", "/new"), ("Members", "/members")])

@@ -144,11 +144,6 @@ class ForumData:
         return sorted(chosen, key=lambda t: (t.last_time, t.id), reverse=True)
 
 
-def slug(category: str) -> str:
-    """A category's URL part."""
-    return category.lower()
-
-
 def generate_forum(seed: int) -> ForumData:
     """The forum's data for a seed; the same seed always gives equal data."""
     rng = random.Random(f"prmgym-web-forum-{seed}")

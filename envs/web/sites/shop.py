@@ -35,9 +35,9 @@ from prmgym.envs.web.sites.shop_data import (
     place_order,
     search,
     set_cart_quantity,
-    slug,
 )
 from prmgym.envs.web.sites.state import SiteState
+from prmgym.envs.web.sites.urls import slug
 from prmgym.envs.web.sites.validation import parse_id
 
 SHELL = Shell("Shop", [("Home", "/"), ("Cart", "/cart"), ("Orders", "/orders")])

@@ -167,11 +167,6 @@ class ShopData:
         return sum(product.price_cents * qty for product, qty in self.cart_lines())
 
 
-def slug(category: str) -> str:
-    """A category's URL part: ``"Home Office"`` -> ``"home-office"``."""
-    return category.lower().replace(" ", "-")
-
-
 def generate_shop(seed: int) -> ShopData:
     """The shop's data for a seed; the same seed always gives equal data."""
     rng = random.Random(f"prmgym-web-shop-{seed}")
