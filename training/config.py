@@ -53,7 +53,19 @@ class RolloutConfig:
     """Tasks drawn (seeded) per iteration."""
 
     group_size: int = 4
-    """Episodes per task (G): the group outcome advantages are normalised in."""
+    """Episodes per task (G): the group outcome advantages are normalised in. With ``mode:
+    shared_prefix``, the siblings drawn at each state (k)."""
+
+    mode: Literal["episodes", "shared_prefix"] = "episodes"
+    """``episodes``: ``group_size`` independent episodes per task. ``shared_prefix`` (SLATE,
+    "Truncated Step-Level Sampling with Process Rewards for Retrieval-Augmented Reasoning"):
+    one trunk episode per task; at each of its states ``group_size`` sibling actions are each
+    executed from an env snapshot and PRM-scored right after (truncated branches); the update
+    trains on each sibling's step with an advantage baselined within its siblings (``omega``
+    times ``A_S``; no outcome term). Needs ``rollout.prm`` and an env with
+    ``snapshot``/``restore`` (every prmgym family); local only. Logs
+    ``rollout/adv_var_shared`` and ``rollout/adv_var_task_wide``: the same steps' advantage
+    variance with and without the shared state."""
 
     max_steps: int = 6
     """Step limit of each episode."""
@@ -119,6 +131,18 @@ class RolloutConfig:
             raise ConfigError(
                 "rollout.temperature must be above 0: a group needs distinct episodes"
             )
+        _one_of("rollout.mode", self.mode, ("episodes", "shared_prefix"))
+        if self.mode == "shared_prefix":
+            if self.prm is None or self.prm == "online-implicit":
+                raise ConfigError(
+                    "rollout.mode: shared_prefix scores each sibling step with a PRM fixed for"
+                    " the run; set rollout.prm (e.g. verifier)"
+                )
+            if self.distributed != "local" or self.group_size < 2:
+                raise ConfigError(
+                    "rollout.mode: shared_prefix needs rollout.distributed: local and"
+                    " rollout.group_size of at least 2 (siblings compared per state)"
+                )
 
 
 @dataclass
@@ -273,6 +297,11 @@ class TrainConfig:
             raise ConfigError(
                 "rollout.engine: vllm syncs the policy into vLLM as a LoRA adapter; set lora "
                 "(e.g. lora: {r: 16}) or use rollout.engine: transformers for full fine-tuning"
+            )
+        if self.advantages.prof_keep is not None and self.rollout.mode == "shared_prefix":
+            raise ConfigError(
+                "advantages.prof_keep ranks whole rollouts by outcome, but shared_prefix"
+                " branches are truncated and have none; set one of them off"
             )
         if self.advantages.prof_keep is not None and self.rollout.prm is None:
             raise ConfigError(

@@ -12,17 +12,21 @@ draws ``k`` actions, each is executed from an env snapshot and the branch is sco
 right after its differing step (truncated: never rolled to the end); the trunk then goes on
 with the first draw, an ordinary on-policy sample. Each state's ``k`` siblings form one step
 group of the step stream ``A_S`` (:func:`~prmgym.training.advantages.step_advantages`), keyed by
-:func:`branch_key`. Wiring this into the trainer as ``rollout.mode`` is left to do.
+:func:`branch_key`.
+
+The trainer's ``rollout.mode: shared_prefix`` runs :func:`collect_sibling_groups` instead of
+independent episodes and trains on each branch's differing step only, with the advantages of
+:func:`branch_advantages`; :func:`advantage_variances` logs what the shared state buys.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from prmgym.agents.policies.base import EpisodeView, SamplingPolicy
-from prmgym.agents.runner import finish_episode
+from prmgym.agents.runner import ProgressCallback, finish_episode
 from prmgym.rewards.base import ProcessRewardModel
 from prmgym.training.advantages import (
     Baseline,
@@ -92,7 +96,7 @@ def sample_shared_prefix(
     )
     trunk = Trajectory(task=task, agent=policy.name, seed=seed)
     groups: SiblingGroups = []
-    for _ in range(max_steps):
+    for t in range(max_steps):
         token = base.snapshot()
         decisions = policy.sample([view], k)[0]
         siblings: list[Trajectory] = []
@@ -100,12 +104,19 @@ def sample_shared_prefix(
         for decision in [*decisions[1:], decisions[0]]:
             base.restore(token)
             branch = trunk.model_copy(deep=True)
-            outcome = base.step(decision.action)
+            try:
+                outcome = base.step(decision.action)
+            except Exception as exc:  # noqa: BLE001 - a crashed step marks its branch only
+                branch.error = f"env step failed: {exc!r}"
+                siblings.append(branch)
+                continue
             branch.record(decision.action, *outcome, completion=decision.completion)
             branch.accounting.actions_sampled += decision.samples
             finish_episode(branch, base, outcome[4], [scorer])
             siblings.append(branch)
         groups.append([siblings[-1], *siblings[:-1]])
+        if len(siblings[-1].steps) == t:
+            break  # the trunk's own step crashed: there is no state to go on from
         observation, reward, terminated, truncated, info = outcome
         trunk.record(decisions[0].action, observation, reward, terminated, truncated, info)
         view.observations.append(observation)
@@ -151,17 +162,21 @@ def sibling_advantages(
 
     Returns:
         Shaped like ``groups``: one advantage per branch; 0.0 (no update) for a broken branch,
-        which is also left out of every baseline.
+        which is also left out of every baseline, and for a branch whose siblings all broke.
     """
     kept = [(g, j) for g, group in enumerate(groups) for j, b in enumerate(group) if not b.error]
     branches = [groups[g][j] for g, j in kept]
     returns = [[step_rewards(b, i, prm)[-1]] for i, b in enumerate(branches)]
+    step_groups = sibling_step_groups(branches)
     advantages = step_advantages(
-        returns, sibling_step_groups(branches), normalize=normalize, baseline=baseline, eps=eps
+        returns, step_groups, normalize=normalize, baseline=baseline, eps=eps
     )
+    # A state left with one sibling has nothing to compare with; step_advantages would fall
+    # back to a baseline over other states, which is the estimate SLATE exists to avoid.
+    alone = {members[0][0] for members in step_groups.values() if len(members) == 1}
     out = [[0.0] * len(group) for group in groups]
-    for (g, j), (advantage,) in zip(kept, advantages, strict=True):
-        out[g][j] = advantage
+    for n, ((g, j), (advantage,)) in enumerate(zip(kept, advantages, strict=True)):
+        out[g][j] = 0.0 if n in alone else advantage
     return out
 
 
@@ -192,3 +207,107 @@ def step_advantage_variance(returns: Sequence[Sequence[float]], groups: StepGrou
     advantages = step_advantages(returns, groups, normalize="none", baseline="mean")
     flat = [a for episode in advantages for a in episode]
     return statistics.pvariance(flat) if flat else 0.0
+
+
+def collect_sibling_groups(
+    make_env: Callable[[], Any],
+    task_ids: Sequence[str],
+    policy: SamplingPolicy,
+    k: int,
+    *,
+    scorer: ProcessRewardModel,
+    max_steps: int,
+    seed: int = 0,
+    on_done: ProgressCallback | None = None,
+) -> list[SiblingGroups]:
+    """:func:`sample_shared_prefix` on each task in turn, in one env.
+
+    Args:
+        make_env: Builds the env (one, closed at the end).
+        task_ids: Tasks to run, in order; task ``j``'s trunk resets with seed ``seed + j``.
+        policy: Draws the siblings.
+        k: Siblings per state.
+        scorer: Scores each branch.
+        max_steps: Most trunk steps.
+        seed: Base reset seed.
+        on_done: Called with every finished branch (progress bars).
+
+    Returns:
+        Per task, its sibling groups.
+    """
+    env = make_env()
+    try:
+        out = []
+        for j, task_id in enumerate(task_ids):
+            groups = sample_shared_prefix(
+                env, policy, task_id, k=k, scorer=scorer, max_steps=max_steps, seed=seed + j
+            )
+            out.append(groups)
+            if on_done is not None:
+                for branch in (b for group in groups for b in group):
+                    on_done(branch)
+        return out
+    finally:
+        env.close()
+
+
+def branch_advantages(
+    task_groups: Sequence[SiblingGroups],
+    *,
+    prm: str,
+    omega: float = 1.0,
+    normalize: Normalization = "std",
+    baseline: Baseline = "mean",
+    clip: float | None = None,
+) -> tuple[list[Trajectory], list[list[float]]]:
+    """Every branch of every task, with one advantage per step for the trainer's update.
+
+    A branch's shared prefix is the trunk's and was trained on through the trunk's own
+    branches, so its steps get 0 (the update skips them); its differing step gets ``omega``
+    times its sibling advantage (:func:`sibling_advantages`), clipped to ``[-clip, clip]``.
+    There is no outcome term: branches are truncated, so they have no outcome.
+
+    Returns:
+        The branches (flattened: task, state, sibling) and their per-step advantages.
+    """
+    branches: list[Trajectory] = []
+    advantages: list[list[float]] = []
+    for groups in task_groups:
+        per_group = sibling_advantages(groups, prm=prm, normalize=normalize, baseline=baseline)
+        for group, group_advantages in zip(groups, per_group, strict=True):
+            for branch, advantage in zip(group, group_advantages, strict=True):
+                value = omega * advantage
+                if clip is not None:
+                    value = max(-clip, min(clip, value))
+                branches.append(branch)
+                advantages.append([0.0] * (len(branch.steps) - 1) + [value] if branch.steps else [])
+    return branches, advantages
+
+
+def advantage_variances(task_groups: Sequence[SiblingGroups], *, prm: str) -> tuple[float, float]:
+    """Step-advantage variance of the branches with shared-state groups, and without.
+
+    The same differing steps and PRM returns, baselined within their sibling group (SLATE)
+    and against every branch of their task (what the estimate is without a shared state). The
+    ratio of the two is the variance reduction the shared prefix buys in this run.
+
+    Returns:
+        ``(shared, task-wide)``, population variances of the unnormalised advantages pooled
+        over tasks; 0.0 each when no branch was scored.
+    """
+    shared: list[float] = []
+    task_wide: list[float] = []
+    for groups in task_groups:
+        branches = [b for group in groups for b in group if not b.error]
+        if not branches:
+            continue
+        returns = [[step_rewards(b, i, prm)[-1]] for i, b in enumerate(branches)]
+        for target, step_groups in (
+            (shared, sibling_step_groups(branches)),
+            (task_wide, independent_step_groups(returns)),
+        ):
+            computed = step_advantages(returns, step_groups, normalize="none", baseline="mean")
+            target.extend(a for episode in computed for a in episode)
+    if not shared:
+        return 0.0, 0.0
+    return statistics.pvariance(shared), statistics.pvariance(task_wide)

@@ -1,13 +1,14 @@
 """The RL trainer: a short loop over rollout, advantage, update, checkpoint and evaluation.
 
 One iteration: draw ``rollout.tasks_per_iteration`` training tasks, run ``rollout.group_size``
-episodes of each with the policy sampling (one batched generate per round for every live
-episode), score their steps with the PRM, turn outcomes and step scores into dual-granularity
-advantages per task group (on the rollouts PROF keeps, with ``advantages.prof_keep``), and take
-PPO-clip steps on the action tokens. Checkpoints land every ``checkpoint_every`` iterations;
-``resume=True`` continues from the newest one. Held-out success (greedy, one episode per task)
-is measured before training, every ``eval.every`` iterations and at the end; everything goes
-to ``metrics.jsonl``.
+episodes of each (or, with ``rollout.mode: shared_prefix``, SLATE's truncated siblings of one
+trunk per task: :mod:`prmgym.training.shared_prefix`) with the policy sampling (one batched
+generate per round for every live episode), score their steps with the PRM, turn outcomes
+and step scores into dual-granularity advantages per task group (on the rollouts PROF keeps,
+with ``advantages.prof_keep``), and take PPO-clip steps on the action tokens. Checkpoints
+land every ``checkpoint_every`` iterations; ``resume=True`` continues from the newest one.
+Held-out success (greedy, one episode per task) is measured before training, every
+``eval.every`` iterations and at the end; everything goes to ``metrics.jsonl``.
 
 With ``sft`` set, a fresh run fine-tunes the policy on expert steps after measuring it
 untrained (:mod:`prmgym.training.sft`), then measures it again: the iteration-0 line keeps the
@@ -63,6 +64,12 @@ from prmgym.training.rollouts import (
 )
 from prmgym.training.samples import ActionSample, action_samples, replay_first_observations
 from prmgym.training.sft import sft_warm_start, warm_start_rows
+from prmgym.training.shared_prefix import (
+    SiblingGroups,
+    advantage_variances,
+    branch_advantages,
+    collect_sibling_groups,
+)
 from prmgym.training.yaml_config import to_yaml
 from prmgym.trajectory import Trajectory
 
@@ -167,6 +174,32 @@ def group_advantages(
         result[i] = advantages
     dropped = sum(t.error is None for t in group) - len(kept)
     return result, dropped
+
+
+def sibling_iteration(
+    task_groups: Sequence[SiblingGroups], settings: AdvantageConfig, prm: str
+) -> tuple[list[Trajectory], list[list[float]], dict[str, float]]:
+    """A ``shared_prefix`` iteration's branches, their per-step advantages, and its metrics.
+
+    Advantages are :func:`~prmgym.training.shared_prefix.branch_advantages` with the run's
+    ``omega``, baseline, normalisation and clip; the metrics are the sibling groups' count and
+    :func:`~prmgym.training.shared_prefix.advantage_variances`.
+    """
+    branches, advantages = branch_advantages(
+        task_groups,
+        prm=prm,
+        omega=settings.omega,
+        normalize=settings.normalize,
+        baseline=settings.baseline,
+        clip=settings.clip,
+    )
+    shared, task_wide = advantage_variances(task_groups, prm=prm)
+    metrics = {
+        "rollout/sibling_groups": float(sum(len(groups) for groups in task_groups)),
+        "rollout/adv_var_shared": shared,
+        "rollout/adv_var_task_wide": task_wide,
+    }
+    return branches, advantages, metrics
 
 
 def update_policy(
@@ -373,38 +406,55 @@ def train(
             name="policy",
         )
         tasks = draw_tasks(train_ids, rollout.tasks_per_iteration, config.seed, iteration)
-        groups = collect_groups(
-            rollout_env,
-            parallel.share(tasks),
-            policy,
-            rollout.group_size,
-            scorers=scorers,
-            batch_size=rollout.batch_size,
-            seed=(config.seed + iteration) * 100_000,
-            on_done=on_episode,
-            step_workers=step_workers,
-        )
-        # Every process gets every group, so all compute the same advantages and samples.
-        groups = parallel.gather(groups)
-        prm_metrics = _update_and_score(online, groups) if online is not None else {}
-        per_group = [
-            group_advantages(group, config.advantages, prm.name if prm is not None else None)
-            for group in groups
-        ]
-        advantages = [a for a, _ in per_group]
-        episodes = [t for group in groups for t in group]
+        seed = (config.seed + iteration) * 100_000
+        if rollout.mode == "shared_prefix":
+            assert prm is not None  # RolloutConfig checks it
+            task_groups = collect_sibling_groups(
+                rollout_env,
+                parallel.share(tasks),
+                policy,
+                rollout.group_size,
+                scorer=prm,
+                max_steps=rollout.max_steps,
+                seed=seed,
+                on_done=on_episode,
+            )
+            episodes, advantages, metrics = sibling_iteration(
+                parallel.gather(task_groups), config.advantages, prm.name
+            )
+        else:
+            groups = collect_groups(
+                rollout_env,
+                parallel.share(tasks),
+                policy,
+                rollout.group_size,
+                scorers=scorers,
+                batch_size=rollout.batch_size,
+                seed=seed,
+                on_done=on_episode,
+                step_workers=step_workers,
+            )
+            # Every process gets every group, so all compute the same advantages and samples.
+            groups = parallel.gather(groups)
+            metrics = _update_and_score(online, groups) if online is not None else {}
+            per_group = [
+                group_advantages(group, config.advantages, prm.name if prm is not None else None)
+                for group in groups
+            ]
+            advantages = [a for group, _ in per_group for a in group]
+            episodes = [t for group in groups for t in group]
+            metrics["rollout/prof_dropped"] = float(sum(dropped for _, dropped in per_group))
         env = make_env()
         samples = action_samples(
             episodes,
-            [a for group in advantages for a in group],
+            advantages,
             backend.tokenizer,
             first_observations=replay_first_observations(env, episodes),
             max_prompt_tokens=config.optim.max_prompt_tokens,
         )
         env.close()
         rolled = time.perf_counter()
-        metrics = rollout_metrics(episodes) | prm_metrics
-        metrics["rollout/prof_dropped"] = float(sum(dropped for _, dropped in per_group))
+        metrics = rollout_metrics(episodes) | metrics
         metrics.update(
             update_policy(
                 model,

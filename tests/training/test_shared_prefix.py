@@ -1,10 +1,16 @@
+from pathlib import Path
+
 import gymnasium
 import pytest
 
 from prmgym.agents.policies.noisy_oracle import NoisyOraclePolicy
+from prmgym.errors import ConfigError
 from prmgym.rewards.verifiers.search import SearchVerifier
 from prmgym.task import Task
+from prmgym.training.config import load_train_config
 from prmgym.training.shared_prefix import (
+    advantage_variances,
+    branch_advantages,
     branch_key,
     independent_step_groups,
     sample_shared_prefix,
@@ -12,7 +18,10 @@ from prmgym.training.shared_prefix import (
     sibling_step_groups,
     step_advantage_variance,
 )
+from prmgym.training.trainer import train
 from prmgym.trajectory import Step, StepScore, Trajectory
+
+HERE = Path(__file__).parent
 
 PRM = SearchVerifier.name
 
@@ -105,3 +114,85 @@ def test_the_exact_oracle_gives_identical_siblings_and_zero_advantages():
     )
     assert groups[-1][0].success and groups[-1][0].steps[-1].action.startswith("answer")
     assert sibling_advantages(groups, prm=PRM) == [[0.0, 0.0] for _ in groups]
+
+
+def test_branch_advantages_train_only_the_differing_step_weighted_and_clipped():
+    groups = [
+        [branch(["s"], 1.0), branch(["o"], 0.0)],
+        [branch(["s", "a"], 1.0), branch(["s", "b"], 0.0)],
+    ]
+    branches, advantages = branch_advantages(
+        [groups], prm="prm", omega=2.0, normalize="none", clip=0.8
+    )
+    assert [len(b.steps) for b in branches] == [1, 1, 2, 2]
+    # Sibling advantages are +-0.5; omega 2 makes them +-1, the clip +-0.8; prefixes get 0.
+    assert advantages == [[0.8], [-0.8], [0.0, 0.8], [0.0, -0.8]]
+
+
+def test_advantage_variances_compare_shared_state_with_task_wide_baselines():
+    # Two states worth 0.1 and 0.8; from each, one action is 0.2 better than the other.
+    groups = [
+        [branch(["x"], 0.2), branch(["y"], 0.0)],
+        [branch(["x", "a"], 0.9), branch(["x", "b"], 0.7)],
+    ]
+    # Shared: +-0.1 -> 0.01. Task-wide baseline 0.45: -0.25, -0.45, 0.45, 0.25 -> 0.1325.
+    assert advantage_variances([groups], prm="prm") == pytest.approx((0.01, 0.1325))
+    assert advantage_variances([], prm="prm") == (0.0, 0.0)
+
+
+def test_shared_prefix_mode_is_rejected_where_it_cannot_run():
+    with pytest.raises(ConfigError, match="set rollout.prm"):
+        load_train_config(None, ["rollout.mode=shared_prefix", "rollout.prm=null"])
+    with pytest.raises(ConfigError, match="group_size of at least 2"):
+        load_train_config(None, ["rollout.mode=shared_prefix", "rollout.group_size=1"])
+    with pytest.raises(ConfigError, match="truncated"):
+        load_train_config(None, ["rollout.mode=shared_prefix", "advantages.prof_keep=0.5"])
+    with pytest.raises(ConfigError, match="rollout.mode is one of"):
+        load_train_config(None, ["rollout.mode=slate"])
+
+
+def test_a_shared_prefix_training_run_updates_on_sibling_steps(
+    tiny_model_dir, tmp_path, monkeypatch, tiny_settings
+):
+    monkeypatch.syspath_prepend(str(HERE))
+    overrides = tiny_settings(
+        tiny_model_dir, tmp_path, "iterations=1", "rollout.mode=shared_prefix"
+    )
+    result = train(load_train_config(None, overrides))
+    line = result.metrics[1]
+    states = line["rollout/sibling_groups"]
+    # 2 tasks, 1-2 trunk states each (max_steps 2), 2 siblings per state, one branch each.
+    assert 2 <= states <= 4 and line["rollout/episodes"] == 2 * states
+    # Only differing steps are trained on, and only those whose siblings scored differently.
+    assert 0 < line["update/samples"] <= line["rollout/episodes"]
+    assert line["rollout/adv_var_shared"] <= line["rollout/adv_var_task_wide"] + 1e-9
+
+
+def test_a_sibling_whose_step_crashes_is_marked_and_the_trunk_goes_on(monkeypatch):
+    env = make_env()
+    base = env.unwrapped
+    real_step = base.step
+    calls = []
+
+    def step(action):
+        calls.append(action)
+        if len(calls) == 1:  # the first executed sibling of the first state
+            raise RuntimeError("env died")
+        return real_step(action)
+
+    monkeypatch.setattr(base, "step", step)
+    groups = sample_shared_prefix(
+        env,
+        NoisyOraclePolicy(0.5, seed=2),
+        base.tasks[0].id,
+        k=2,
+        scorer=SearchVerifier(),
+        max_steps=6,
+    )
+    first = groups[0]
+    assert first[1].error and "env died" in first[1].error and not first[1].steps
+    assert first[0].error is None and len(groups) > 1
+    # The lone survivor is compared with nothing, not with other states' branches.
+    advantages = sibling_advantages(groups, prm=PRM, normalize="none")
+    assert advantages[0] == [0.0, 0.0]
+    assert any(a != 0.0 for group in advantages[1:] for a in group)
