@@ -308,9 +308,10 @@ def eval_prm(
     prm: Annotated[
         list[str],
         typer.Option(
-            help="PRMs to measure, comma-separated or repeated: verifier, rubric, a rubric or"
-            " mix .yaml (a rubric's `scoring:` turns on BiPRM's bidirectional and HRM's"
-            " hierarchical views), a PRM directory from `prmgym train-prm` (token"
+            help="PRMs to measure, comma-separated or repeated: verifier, rubric, biprm (the"
+            " rubric judged in both step orders, BiPRM), hrm (merged step pairs too, HRM),"
+            " biprm+hrm, a rubric or mix .yaml (its `scoring:` turns the same views on), a PRM"
+            " directory from `prmgym train-prm` (token"
             " classification, implicit or value-head), package.module:Class.",
         ),
     ] = ["verifier"],  # noqa: B006 - typer reads list defaults; never mutated

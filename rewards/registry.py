@@ -4,6 +4,9 @@
 ``verifier``               the env family's environment-aware verifier
 ``search-verifier``        a verifier by its own name (``swe-``, ``data-``, ``web-verifier``)
 ``rubric``                 the rubric agent with the family's default rubric (needs a judge)
+``biprm``                  ``rubric`` judged left to right and right to left (BiPRM)
+``hrm``                    ``rubric`` judging merged step pairs as well as steps (HRM)
+``biprm+hrm``              both views at once
 ``path/to/rubric.yaml``    the rubric agent with your rubric (a file with ``criteria:``)
 ``path/to/mix.yaml``       a composite of scorers (a file with ``scorers:``)
 ``path/to/prm-dir``        a learned PRM saved by ``prmgym train-prm``
@@ -22,6 +25,7 @@ import yaml
 from prmgym.errors import ConfigError
 from prmgym.rewards.base import ProcessRewardModel
 from prmgym.rewards.judges.base import Judge
+from prmgym.rewards.rubrics.scoring import Scoring
 
 SCORERS: dict[str, str] = {
     "search-verifier": "prmgym.rewards.verifiers.search:SearchVerifier",
@@ -38,6 +42,15 @@ VERIFIERS: dict[str, str] = {
     "web": "web-verifier",
 }
 """Family -> the name of its verifier, for the ``verifier`` alias."""
+
+RUBRIC_VIEWS: dict[str, Scoring | None] = {
+    "rubric": None,
+    "biprm": Scoring(direction="bidirectional"),
+    "hrm": Scoring(hierarchical=True),
+    "biprm+hrm": Scoring(direction="bidirectional", hierarchical=True),
+}
+"""The family-default rubric agent by name, with the scoring views each name turns on (see
+:mod:`prmgym.rewards.rubrics.scoring`); a rubric file's own ``scoring:`` does the same."""
 
 JudgeFactory = Callable[[], Judge]
 """Builds the judge on first need, so scorers that need none never load a model."""
@@ -96,10 +109,10 @@ def make_scorer(
                 f"no verifier for family {family!r}; families with one: {', '.join(VERIFIERS)}"
             )
         name = VERIFIERS[family]
-    if name == "rubric":
+    if name in RUBRIC_VIEWS:
         from prmgym.rewards.rubrics.agent import RubricPRM
 
-        return RubricPRM(judge=_judge(judge, name))
+        return RubricPRM(judge=_judge(judge, name), name=name, scoring=RUBRIC_VIEWS[name])
     path = Path(name)
     if path.is_dir():
         from prmgym.rewards.learned.loading import load_learned_prm
@@ -112,7 +125,8 @@ def make_scorer(
     target = SCORERS.get(name, name if ":" in name else None)
     if target is None:
         raise ConfigError(
-            f"unknown scorer {name!r}; built-in: verifier, rubric, {', '.join(sorted(SCORERS))};"
+            f"unknown scorer {name!r}; built-in: verifier, {', '.join(RUBRIC_VIEWS)},"
+            f" {', '.join(sorted(SCORERS))};"
             " or a rubric/mix YAML file, a trained PRM directory, or 'package.module:Class'"
         )
     module, _, attr = target.partition(":")

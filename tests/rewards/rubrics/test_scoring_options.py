@@ -208,3 +208,22 @@ def test_bad_scoring_values_name_the_field(tmp_path, scoring, message):
     path.write_text(RUBRIC_YAML + f"  {scoring}\n")
     with pytest.raises(ConfigError, match=message):
         load_rubric(path)
+
+
+@pytest.mark.parametrize(
+    ("spec", "backward", "merged"),
+    [
+        ("rubric", False, False),
+        ("biprm", True, False),
+        ("hrm", False, True),
+        ("biprm+hrm", True, True),
+    ],
+)
+def test_named_specs_turn_on_their_views_on_the_family_default_rubric(spec, backward, merged):
+    judge = ViewJudge()
+    prm = make_scorer(spec, judge=lambda: judge)
+    assert prm.name == spec
+    prm.score(trajectory())
+    queries = [q for call in judge.calls for q in call]
+    assert any(BACKWARD_HEADER.strip() in q.context for q in queries) == backward
+    assert any(q.step.startswith(MERGED_HEADER) for q in queries) == merged
