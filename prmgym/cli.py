@@ -365,7 +365,7 @@ def eval_prm(
     )
     from prmgym.rewards.evaluation.harness import evaluate_first_error, report_table
     from prmgym.rewards.evaluation.processbench import load_processbench
-    from prmgym.rewards.registry import make_scorer
+    from prmgym.rewards.registry import RUBRIC_VIEWS, make_scorer
     from prmgym.trajectory import load_trajectories
 
     console = _console()
@@ -375,7 +375,7 @@ def eval_prm(
     # By default every family that can build a first-error set (see PERTURBERS).
     families = _split(family) if family else sorted(f for f in envs if f in PERTURBERS)
     results: dict[str, Any] = {"threshold": threshold, "first_error": {}, "best_of_n": {}}
-    f1_rows: list[tuple[str, str, dict[str, float], dict[str, float]]] = []
+    f1_rows: list[tuple[str, str, Any]] = []
     try:
         unknown = [f for f in families if f not in envs]
         if unknown:
@@ -389,7 +389,7 @@ def eval_prm(
         for set_name, items in sets.items():
             fam = set_name if set_name in envs else None
             for spec in specs:
-                if fam is None and spec in ("verifier", "rubric"):
+                if fam is None and (spec == "verifier" or spec in RUBRIC_VIEWS):
                     console.print(
                         f"skipping {spec} on {set_name}: it has no env family to pick a"
                         " verifier or default rubric for; pass a rubric .yaml instead",
@@ -407,7 +407,7 @@ def eval_prm(
                     )
                 console.print(report_table(report))
                 results["first_error"].setdefault(set_name, {})[spec] = asdict(report)
-                f1_rows.append((set_name, spec, report.overall, report.best))
+                f1_rows.append((set_name, spec, report))
         if best_of_n is not None:
             trajectories = load_trajectories(best_of_n)
             fam = trajectories[0].task.family if trajectories else None
@@ -425,9 +425,11 @@ def eval_prm(
     except PrmgymError as exc:
         _fail(str(exc))
     summary = Table(title=f"First-error F1 per family (threshold {threshold})")
-    for column in ("set", "PRM", "acc erroneous", "acc correct", "F1", "best F1 @ threshold"):
+    columns = ("set", "PRM", "acc erroneous", "acc correct", "F1", "best F1 @ threshold")
+    for column in (*columns, "s / item", "judge prompts / item"):
         summary.add_column(column)
-    for set_name, spec, overall, best in f1_rows:
+    for set_name, spec, report in f1_rows:
+        overall, best, n = report.overall, report.best, max(len(report.predicted), 1)
         summary.add_row(
             set_name,
             spec,
@@ -435,6 +437,8 @@ def eval_prm(
             f"{overall['acc_correct']:.3f}",
             f"{overall['f1']:.3f}",
             f"{best['f1']:.3f} @ {best['threshold']:.2f}",
+            f"{report.seconds / n:.2f}",
+            f"{report.judge_prompts / n:.1f}",
         )
     console.print(summary)
     if output is not None:

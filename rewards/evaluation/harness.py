@@ -11,6 +11,7 @@ counted as failed on it and predicted wrong; the run goes on.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -45,6 +46,9 @@ class FirstErrorReport:
         predicted: Predicted first error per item (-2 where the PRM failed).
         failed: Items the PRM failed on.
         failures: The first few failure messages, naming the item's task.
+        seconds: Wall time spent scoring the items (the PRM's cost, env resets included).
+        judge_prompts: Prompts the PRM's LLM judge was sent (0 for unjudged PRMs); cached
+            answers are not counted.
     """
 
     prm: str
@@ -56,6 +60,13 @@ class FirstErrorReport:
     predicted: list[int]
     failed: int = 0
     failures: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    judge_prompts: int = 0
+
+
+def _judge_prompts(prm: ProcessRewardModel) -> int:
+    stats = getattr(getattr(prm, "judge", None), "stats", None)
+    return int(getattr(stats, "prompts", 0))
 
 
 def _score_item(prm: ProcessRewardModel, item: LabeledTrajectory, envs: LiveEnvs) -> list[float]:
@@ -88,6 +99,8 @@ def evaluate_first_error(
     """
     values_per_item: list[list[float] | None] = []
     failures: list[str] = []
+    prompts_before = _judge_prompts(prm)
+    started = time.perf_counter()
     # One live env per env spec, reused across items.
     with LiveEnvs() as envs:
         for done, item in enumerate(items, start=1):
@@ -98,6 +111,7 @@ def evaluate_first_error(
                 failures.append(f"{item.trajectory.task.id}: {exc!r}")
             if progress is not None:
                 progress(done)
+    seconds = time.perf_counter() - started
     gold = [item.first_error for item in items]
     predicted = predictions(values_per_item, threshold)
     per_kind: dict[str, dict[str, float]] = {}
@@ -117,6 +131,8 @@ def evaluate_first_error(
         predicted=predicted,
         failed=len(failures),
         failures=failures[:_MAX_FAILURE_MESSAGES],
+        seconds=seconds,
+        judge_prompts=_judge_prompts(prm) - prompts_before,
     )
 
 
@@ -140,6 +156,7 @@ def report_table(report: FirstErrorReport) -> Table:
             _cell(metrics["acc_correct"]),
             _cell(metrics["f1"]),
         )
-    if report.failed:
-        table.caption = f"the PRM failed on {report.failed} item(s), counted as wrong"
+    cost = f"{report.seconds:.1f} s, {report.judge_prompts} judge prompts"
+    failed = f"; the PRM failed on {report.failed} item(s), counted as wrong"
+    table.caption = cost + (failed if report.failed else "")
     return table

@@ -150,3 +150,23 @@ def test_report_table_lists_overall_kinds_and_best(items):
     table = report_table(evaluate_first_error(SearchVerifier(), items))
     names = list(table.columns[0].cells)
     assert names[0] == "all" and "kind repeat" in names and names[-1].startswith("all @ best")
+
+
+def test_the_report_counts_the_judge_prompts_and_time_the_prm_spent(items):
+    from prmgym.rewards.judges.base import JudgeStats
+
+    class JudgedPRM(ConstantPRM):
+        def __init__(self):
+            super().__init__(0.9)
+            self.judge = type("J", (), {"stats": JudgeStats(prompts=7)})()
+
+        def score(self, trajectory, env=None):
+            self.judge.stats.prompts += len(trajectory.steps)
+            return super().score(trajectory, env)
+
+    report = evaluate_first_error(JudgedPRM(), items[:4])
+    # Prompts sent before the evaluation are not its cost.
+    assert report.judge_prompts == sum(len(i.trajectory.steps) for i in items[:4])
+    assert report.seconds > 0
+    assert evaluate_first_error(ConstantPRM(0.9), items[:4]).judge_prompts == 0
+    assert "judge prompts" in report_table(report).caption
