@@ -83,6 +83,14 @@ def generate(
     name: Annotated[
         str | None, typer.Option(help="The rubric's name (default: the output file's stem).")
     ] = None,
+    proposals: Annotated[
+        Path | None,
+        typer.Option(
+            help="Candidate criteria, one per line as `HARD: ...` or `PRINCIPLE: ...` (written"
+            " by a person or a stronger model elsewhere): the model then only judges them,"
+            " through the same split, preference filter and de-duplication.",
+        ),
+    ] = None,
 ) -> None:
     """Learn a rubric by contrasting successful and failed episodes of the same task.
 
@@ -99,6 +107,7 @@ def generate(
         NO_PAIRS_HINT,
         RubricGenerationConfig,
         generate_rubric,
+        parse_proposals,
         write_rubric,
     )
     from prmgym.trajectory import load_trajectories
@@ -112,6 +121,13 @@ def generate(
         _fail(f"{path} is not a trajectories file written by `prmgym eval`: {exc}")
     if not trajectories:
         _fail(f"{path} holds no trajectories: {NO_PAIRS_HINT}")
+    candidates = None
+    if proposals is not None:
+        if not proposals.is_file():
+            _fail(f"{proposals} not found; write one `HARD: ...` or `PRINCIPLE: ...` per line")
+        candidates = parse_proposals(proposals.read_text(encoding="utf-8"))
+        if not candidates:
+            _fail(f"{proposals} holds no `HARD: ...` or `PRINCIPLE: ...` line of 3 words or more")
     console = _console()
     try:
         config = RubricGenerationConfig(
@@ -132,6 +148,7 @@ def generate(
                 progress=lambda stage, done, total: bar.update(
                     stages[stage], completed=done, total=total
                 ),
+                proposals=candidates,
             )
         write_rubric(rubric, report, output, source=str(run_dir))
     except PrmgymError as exc:

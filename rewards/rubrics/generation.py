@@ -370,22 +370,27 @@ def family_of(pairs: Sequence[Pair]) -> str:
 
 def generate_rubric(
     trajectories: Sequence[Trajectory],
-    propose: Callable[[str], str],
+    propose: Callable[[str], str] | None,
     judge: Judge,
     *,
     name: str,
     config: RubricGenerationConfig | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    proposals: Sequence[Proposal] | None = None,
 ) -> tuple[Rubric, GenerationReport]:
     """Pairs, contrastive proposals, decomposition, preference filter: a rubric.
 
     Args:
         trajectories: Episodes of one run (one family), several per task.
-        propose: Text in, text out: the LLM that writes criteria.
+        propose: Text in, text out: the LLM that writes criteria; unused (may be None) when
+            ``proposals`` are given.
         judge: Scores steps on criteria, as the rubric agent's judge will.
         name: The rubric's name.
         config: Thresholds and caps; defaults when None.
         progress: Called with (stage, done, total) for stages ``propose`` and ``filter``.
+        proposals: Candidate criteria written elsewhere (by a person, or a stronger model
+            offline): they replace the propose stage and go through the same decomposition,
+            preference filter and de-duplication.
 
     Raises:
         ConfigError: No pairs, pairs of several families, no criterion proposed, or none that
@@ -396,13 +401,18 @@ def generate_rubric(
     if not pairs:
         raise ConfigError(f"no (success, failure) pair of the same task: {NO_PAIRS_HINT}")
     family = family_of(pairs)
-    proposals: list[Proposal] = []
-    for done, pair in enumerate(pairs, start=1):
-        for proposal in parse_proposals(propose(proposal_prompt(pair, config.episode_chars))):
-            proposals += decompose(proposal)
-        if progress is not None:
-            progress("propose", done, len(pairs))
-    unique = list(dict.fromkeys(proposals))  # the same line from two pairs is judged once
+    proposed: list[Proposal] = []
+    if proposals is not None:
+        proposed = [atom for proposal in proposals for atom in decompose(proposal)]
+    elif propose is None:
+        raise ValueError("generate_rubric needs propose or proposals")
+    else:
+        for done, pair in enumerate(pairs, start=1):
+            for proposal in parse_proposals(propose(proposal_prompt(pair, config.episode_chars))):
+                proposed += decompose(proposal)
+            if progress is not None:
+                progress("propose", done, len(pairs))
+    unique = list(dict.fromkeys(proposed))  # the same line from two pairs is judged once
     if not unique:
         raise ConfigError(
             f"the proposer wrote no criterion in {len(pairs)} replies (lines must start with"
@@ -433,7 +443,7 @@ def generate_rubric(
         for e in kept
     ]
     rubric = Rubric(name=name, family=family, aggregation="gated", criteria=criteria)
-    return rubric, GenerationReport(tuple(pairs), len(proposals), tuple(kept), tuple(rejected))
+    return rubric, GenerationReport(tuple(pairs), len(proposed), tuple(kept), tuple(rejected))
 
 
 def write_rubric(

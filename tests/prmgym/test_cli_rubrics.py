@@ -88,3 +88,28 @@ def test_help_explains_the_method():
     text = " ".join(result.output.split())
     assert "--min-agreement" in text and "2510.07743" in text
     assert "rubrics" in runner.invoke(app, ["--help"]).output
+
+
+def test_generate_judges_given_proposals_without_proposing(tmp_path, monkeypatch):
+    def build_models(spec):
+        return (lambda prompt: pytest.fail("the proposer was asked")), OpenJudge()
+
+    monkeypatch.setattr(cli_rubrics, "build_models", build_models)
+    run = tmp_path / "run.jsonl"
+    save_trajectories(
+        [
+            episode("q1", ['search("a")', 'open("d1")', 'answer("x")'], True),
+            episode("q1", ['search("a")', 'answer("y")'], False),
+        ],
+        run,
+    )
+    proposals = tmp_path / "proposals.txt"
+    proposals.write_text("PRINCIPLE: The step opens a relevant document.\nnoise\n")
+    out = tmp_path / "r.yaml"
+    args = ["rubrics", "generate", str(run), "-o", str(out), "--proposals", str(proposals)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert [c.text for c in load_rubric(out).criteria] == ["The step opens a relevant document."]
+    proposals.write_text("nothing in the format\n")
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "PRINCIPLE:" in result.output

@@ -208,3 +208,17 @@ def test_errors_say_how_to_fix(run):
         generate_rubric(mixed, lambda _: REPLY, KeywordJudge(), name="x")
     with pytest.raises(ConfigError, match="min_agreement"):
         RubricGenerationConfig(min_agreement=1.5)
+
+
+def test_given_proposals_skip_the_proposer_and_pass_the_same_filter(run):
+    judge = KeywordJudge()
+    rubric, report = generate_rubric(
+        run, None, judge, name="learned", proposals=parse_proposals(REPLY)
+    )
+    assert judge.calls == 2 and report.proposed == 6  # 5 lines, the compound one split
+    assert [c.text for c in rubric.criteria] == [
+        "The agent opens a document before answering.",
+        "The step opens a relevant document.",
+    ]
+    with pytest.raises(ValueError, match="propose or proposals"):
+        generate_rubric(run, None, judge, name="learned")
