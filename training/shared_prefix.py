@@ -102,7 +102,7 @@ def sample_shared_prefix(
         siblings: list[Trajectory] = []
         # Draw 0 runs last so the env is left in the state the trunk goes on from.
         for decision in [*decisions[1:], decisions[0]]:
-            base.restore(token)
+            token = _rewind(base, token, trunk)
             branch = trunk.model_copy(deep=True)
             try:
                 outcome = base.step(decision.action)
@@ -124,6 +124,23 @@ def sample_shared_prefix(
         if terminated or truncated:
             break
     return groups
+
+
+def _rewind(base: Any, token: Any, trunk: Trajectory) -> Any:
+    """Put ``base`` back at the trunk's last state; returns the token to rewind to next time.
+
+    A snapshot can be lost with the process that held it (a sibling's action may crash or
+    restart the env's kernel); then the trunk is replayed from its reset, which the envs'
+    determinism makes the same state, and a fresh snapshot is taken.
+    """
+    try:
+        base.restore(token)
+        return token
+    except Exception:  # noqa: BLE001 - any failed restore is recovered the same way
+        base.reset(seed=trunk.seed, options={"task_id": trunk.task.id})
+        for step in trunk.steps:
+            base.step(step.action)
+        return base.snapshot()
 
 
 def sibling_step_groups(branches: Sequence[Trajectory]) -> StepGroups:

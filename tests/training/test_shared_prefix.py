@@ -196,3 +196,32 @@ def test_a_sibling_whose_step_crashes_is_marked_and_the_trunk_goes_on(monkeypatc
     advantages = sibling_advantages(groups, prm=PRM, normalize="none")
     assert advantages[0] == [0.0, 0.0]
     assert any(a != 0.0 for group in advantages[1:] for a in group)
+
+
+def last_steps(groups):
+    return [[(b.steps[-1].action, b.steps[-1].observation) for b in group] for group in groups]
+
+
+def test_a_lost_snapshot_is_recovered_by_replaying_the_trunk(monkeypatch):
+    env = make_env()
+    base = env.unwrapped
+    task_id = base.tasks[0].id
+    expected = sample_shared_prefix(
+        env, NoisyOraclePolicy(0.5, seed=1), task_id, k=3, scorer=SearchVerifier(), max_steps=6
+    )
+    real_restore = base.restore
+    failures = []
+
+    def restore(token):
+        if not failures:  # the first restore finds its snapshot gone
+            failures.append(token)
+            raise RuntimeError("snapshot did not resume")
+        return real_restore(token)
+
+    monkeypatch.setattr(base, "restore", restore)
+    groups = sample_shared_prefix(
+        env, NoisyOraclePolicy(0.5, seed=1), task_id, k=3, scorer=SearchVerifier(), max_steps=6
+    )
+    assert failures
+    assert last_steps(groups) == last_steps(expected)
+    assert all(b.error is None for g in groups for b in g)
