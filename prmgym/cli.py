@@ -397,6 +397,11 @@ def eval_prm(
                     )
                     continue
                 scorer = make_scorer(spec, family=fam, judge=factory)
+                cache = getattr(getattr(scorer, "judge", None), "cache", None)
+                if cache is not None:
+                    # The judge is shared; each PRM's cost is measured cold, not on answers
+                    # another PRM's views left (biprm repeats all of rubric's forward views).
+                    cache.clear()
                 with Progress(console=console, transient=True) as bar:
                     task = bar.add_task(f"{spec} on {set_name}", total=len(items))
                     report = evaluate_first_error(

@@ -82,3 +82,7 @@ class JudgeCache:
     def put(self, key: str, value: list[float]) -> None:
         """Remember an answer."""
         self.entries[key] = list(value)
+
+    def clear(self) -> None:
+        """Forget every answer."""
+        self.entries.clear()

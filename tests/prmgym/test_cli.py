@@ -282,3 +282,16 @@ def test_train_help_keeps_bracketed_extras_and_names_the_gpu_paths():
     # Rich reads [ray] as markup unless escaped; the install hint must survive it.
     assert "'prmgym[ray]'" in prose
     assert "vllm-server" in prose and "accelerate launch" in prose
+
+
+def test_eval_prm_measures_each_judged_prm_cold(tmp_path, tiny_model_dir):
+    out = tmp_path / "prm.json"
+    args = ["eval-prm", "--family", "search", "--count", "4", "--prm", "rubric,biprm"]
+    result = runner.invoke(
+        app, [*args, "--judge", f"transformers:{tiny_model_dir}", "--output", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    figures = json.loads(out.read_text())["first_error"]["search"]
+    # biprm asks every forward view rubric asked, plus a backward one each: twice the prompts,
+    # not only its new ones on a judge cache rubric left warm.
+    assert figures["biprm"]["judge_prompts"] == 2 * figures["rubric"]["judge_prompts"] > 0
