@@ -250,13 +250,19 @@ class Kernel:
         os.mkfifo(path, 0o600)
         # The files too: code may have written some (small, as a data workspace is).
         shutil.copytree(WORKSPACE, os.path.join(FOLDER, f"files-{key}"), symlinks=True)
+        # Opened before the fork: a FIFO drops what is written to it once no process holds it
+        # open, so a restore sent before the snapshot had opened it itself would be lost.
+        control = os.open(path, os.O_RDWR)
         if os.fork() == 0:
-            self.wait_as_snapshot(path, key)
+            self.wait_as_snapshot(control, key)
+        os.close(control)
         return {"id": key}
 
-    def wait_as_snapshot(self, path, key):
-        """Stay frozen; on ``go NONCE`` a fork becomes the active kernel, on ``exit`` stop."""
-        control = os.open(path, os.O_RDWR)
+    def wait_as_snapshot(self, control, key):
+        """Stay frozen, reading FIFO ``control``.
+
+        On ``go NONCE`` a fork becomes the active kernel; on ``exit`` this process stops.
+        """
         pending = b""
         while True:
             while b"\n" not in pending:
