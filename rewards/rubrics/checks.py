@@ -89,13 +89,16 @@ def argument_seen(step: Step, earlier: Sequence[Step], tools: Sequence[str] = ()
     """1 when the call's first argument appeared in an earlier observation.
 
     Catches made-up identifiers: opening a document id no search returned. Applies only to
-    calls of ``tools`` (all calls when empty) whose first argument is a non-empty string.
+    calls of ``tools`` (all calls when empty) whose first argument is a non-empty string, and
+    not to the first step.
     """
     call = _call(step)
     if call is None or (tools and call.name not in tools):
         return None
     first = call.args[0] if call.args else next(iter(call.kwargs.values()), None)
-    if not isinstance(first, str) or not first.strip():
+    if not isinstance(first, str) or not first.strip() or not earlier:
+        # A trajectory does not hold the observation its reset gave (the first web page), so
+        # the first step has nothing to check against; vetoing it would fail every episode.
         return None
     return 1.0 if any(first.strip() in s.observation for s in earlier) else 0.0
 

@@ -29,6 +29,8 @@ def test_argument_seen_catches_made_up_ids():
     # Not applicable: another tool, or no string argument.
     assert run_check("argument_seen", args, step('search("x")'), earlier) is None
     assert run_check("argument_seen", args, step("open()"), earlier) is None
+    # The first step acts on the reset's observation, which a trajectory does not hold.
+    assert run_check("argument_seen", args, step('open("heapq.merge")'), []) is None
 
 
 def test_tool_used_before():
