@@ -16,8 +16,18 @@ def answer_text(answers: dict[str, str]) -> str:
     return " ".join(f"@{name}[{value}]" for name, value in answers.items())
 
 
+def shown(code: str) -> str:
+    """``code`` (reference code, which sets ``answer``) ending by showing ``answer``.
+
+    The answer step then gives values an output showed, as the data rubric's
+    ``answer-from-outputs`` rule asks of every agent; a silent cell would make the oracle
+    answer from privileged knowledge of what it computed.
+    """
+    return f"{code.rstrip()}\nanswer\n"
+
+
 def oracle_actions(task: Task) -> list[str]:
     """The action strings that solve ``task``: its reference code in the kernel, then answer."""
     data_task = DataTask.from_task(task)
-    actions = [f"python({data_task.reference_code!r})"] if data_task.has_reference else []
+    actions = [f"python({shown(data_task.reference_code)!r})"] if data_task.has_reference else []
     return [*actions, f"answer({answer_text(data_task.answers)!r})"]

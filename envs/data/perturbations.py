@@ -29,7 +29,7 @@ from decimal import Decimal
 
 from prmgym.envs.data.answers import grade, parse_number, value_matches
 from prmgym.envs.data.env import DataEnv
-from prmgym.envs.data.oracle import answer_text, oracle_actions
+from prmgym.envs.data.oracle import answer_text, oracle_actions, shown
 from prmgym.envs.data.tasks import DataTask
 from prmgym.envs.perturbation import Perturbation
 from prmgym.task import Task
@@ -127,7 +127,7 @@ def wrong_code(env: DataEnv, task: Task, rng: random.Random) -> Perturbation | N
             + sampled
             + data_task.reference_code[read.end() :]
         )
-        made = _silently_wrong(env, task, [code], 0, "wrong_code")
+        made = _silently_wrong(env, task, [shown(code)], 0, "wrong_code")
         if made is not None:
             return made
     return None
@@ -158,7 +158,7 @@ def corrupt_table(env: DataEnv, task: Task, rng: random.Random) -> Perturbation 
             f".to_csv({name!r}, index=False)\n"
         )
         made = _silently_wrong(
-            env, task, [corruption, data_task.reference_code], 0, "corrupt_table"
+            env, task, [corruption, shown(data_task.reference_code)], 0, "corrupt_table"
         )
         if made is not None:
             return made

@@ -1,4 +1,4 @@
-"""The SWE family's scripted oracle: apply the gold patch through the editor, then submit.
+"""The SWE family's scripted oracle: apply the gold patch through the editor, test, submit.
 
 Each hunk of the gold patch (the task's ``patch``, or the planted mutation undone) becomes one
 ``str_replace`` whose old text is the hunk's old lines, widened with neighbouring lines of the
@@ -24,14 +24,30 @@ from prmgym.task import Task
 
 
 def oracle_actions(task: Task) -> list[str]:
-    """The action strings that solve ``task``: one editor action per gold hunk, then submit."""
+    """The action strings that solve ``task``: the gold hunks' edits, a test run, submit.
+
+    One editor action per gold hunk, then a run of the failing tests (:func:`test_action`,
+    where the workspace holds them), then ``submit()``.
+    """
     instance = SWEInstance.from_task(task)
     seed = workspace_seed(instance)
 
     def read(path: str) -> str:
         return (seed / path).read_text(encoding="utf-8")
 
-    return [*patch_actions(gold_patch(instance), read), "submit()"]
+    check = [test_action(instance)] if not instance.test_patch.strip() else []
+    return [*patch_actions(gold_patch(instance), read), *check, "submit()"]
+
+
+def test_action(instance: SWEInstance) -> str:
+    """``bash`` running the task's FAIL_TO_PASS tests, as an engineer does before submitting.
+
+    The SWE rubric's ``tested-before-submit`` rule asks it of every agent, so the oracle's
+    trajectories (expert data, and the correct items of first-error sets) follow it too. Tasks
+    with a ``test_patch`` get none: their failing tests exist only once the grader adds them.
+    """
+    ids = " ".join(shlex.quote(test) for test in instance.FAIL_TO_PASS)
+    return f"bash({f'python -m pytest -q -p no:cacheprovider {ids}'!r})"
 
 
 def submit_at_once_actions(task: Task) -> list[str]:

@@ -31,7 +31,7 @@ from itertools import accumulate
 from prmgym.envs.actions import parse_tool_call
 from prmgym.envs.perturbation import Perturbation
 from prmgym.envs.swe.env import SWEEnv
-from prmgym.envs.swe.oracle import oracle_actions
+from prmgym.envs.swe.oracle import oracle_actions, test_action
 from prmgym.envs.swe.tasks import SWEInstance
 from prmgym.envs.swe.workspace import workspace_seed
 from prmgym.task import Task
@@ -72,6 +72,12 @@ def _play(env: SWEEnv, task: Task, actions: Sequence[str]) -> list[dict[str, obj
     return infos
 
 
+def _edit_count(task: Task, actions: Sequence[str]) -> int:
+    """How many of the oracle's actions are the fix's edits: all but its test run and submit."""
+    tail = (test_action(SWEInstance.from_task(task)), "submit()")
+    return len(actions) - sum(action in tail for action in actions[-2:])
+
+
 def unperturbed(actions: Sequence[str]) -> Perturbation:
     """The oracle list as it is: every step right."""
     return Perturbation(tuple(actions), -1, "none")
@@ -85,14 +91,15 @@ def submit_early(
     Args:
         env: The unwrapped SWE env the list is played in (it is reset) to check it fails.
         task: The task the actions solve.
-        actions: The oracle's action list, ending with ``submit()``.
+        actions: The oracle's action list: the fix's edits, maybe a test run, ``submit()``.
         rng: Source of how many edits come first.
 
     Returns:
         The perturbed list (first error: the submission), or None when that submission
         resolves the task after all.
     """
-    done = rng.randrange(len(actions) - 1) if len(actions) > 1 else 0
+    edits = _edit_count(task, actions)
+    done = rng.randrange(edits) if edits else 0
     perturbed = (*actions[:done], "submit()")
     infos = _play(env, task, perturbed)
     if infos[-1]["reward"] != 0.0 or len(infos) != len(perturbed):
@@ -115,9 +122,10 @@ def repeat(
     Returns:
         The perturbed list, or None when there is no edit or the check fails.
     """
-    if len(actions) < 2:
+    edits = _edit_count(task, actions)
+    if not edits:
         return None
-    source = rng.randrange(len(actions) - 1)
+    source = rng.randrange(edits)
     perturbed = (*actions[: source + 1], actions[source], *actions[source + 1 :])
     infos = _play(env, task, perturbed)
     refused = infos[source + 1].get("action_error") is not None

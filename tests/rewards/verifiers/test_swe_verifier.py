@@ -39,7 +39,9 @@ def test_the_oracle_fix_makes_progress_and_its_submission_resolves(env):
     task = env._by_id[TASK]
     scores = SWEVerifier().score(play(env, oracle_actions(task)), env)
     assert [s.label for s in scores] == ["ok"] * len(scores)
-    assert scores[-2].value == 1.0 and "1 more FAIL_TO_PASS" in scores[-2].rationale
+    # The fix, then the oracle's own test run (which changes nothing), then the submission.
+    assert scores[-3].value == 1.0 and "1 more FAIL_TO_PASS" in scores[-3].rationale
+    assert scores[-2].value == 0.7 and "runs the code" in scores[-2].rationale
     assert scores[-1].value == 1.0 and all(s.source == "swe-verifier" for s in scores)
 
 
