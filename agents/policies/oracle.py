@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from prmgym.agents.policies.base import Decision, EpisodeView
-from prmgym.errors import ConfigError
+from prmgym.errors import ConfigError, TaskError
 from prmgym.task import Task
 
 
@@ -29,12 +29,18 @@ def next_action(episode: EpisodeView) -> str:
     """The oracle's next action in ``episode`` (the last one repeats once the plan is spent).
 
     Web plans name elements by role and name, so each step is resolved on the page the
-    episode's latest observation shows; other families' plans are fixed strings.
+    episode's latest observation shows (``noop()`` when that page lacks the element); other
+    families' plans are fixed strings.
     """
     if episode.family == "web":
         from prmgym.envs.web.oracle import oracle_action
 
-        return oracle_action(episode.task, episode.observations[-1], len(episode.actions))
+        try:
+            return oracle_action(episode.task, episode.observations[-1], len(episode.actions))
+        except TaskError:
+            # Off its plan's page (continuing someone else's episode past a wrong click, as
+            # Monte Carlo labelling does): it waits, and the episode fails at its step limit.
+            return "noop()"
     plan = _plan_for(episode.family)(episode.task)
     return plan[min(len(episode.actions), len(plan) - 1)]
 
