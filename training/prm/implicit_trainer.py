@@ -13,7 +13,6 @@ trajectory whose labelled steps are all good, 0 for one cut at its first error.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -30,12 +29,10 @@ from prmgym.rewards.learned.implicit import (
     encode_actions,
     token_log_probs,
 )
-from prmgym.rewards.learned.loading import LearnedPRMInfo, write_marker
 from prmgym.rewards.render import RenderedTrajectory
 from prmgym.training.prm.config import TrainPRMConfig
+from prmgym.training.prm.record import write_training_record
 from prmgym.training.samples import right_padded
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_IMPLICIT_RANK = 8
 """LoRA rank of the implicit PRM when the config leaves ``lora_rank`` at 0."""
@@ -182,22 +179,16 @@ def train_implicit(
     summary = {
         "rows": len(rows),
         "share_success": float(outcomes.mean()),
-        "epochs": config.epochs,
         "first_loss": losses[0],
         "last_loss": losses[-1],
-        "wall_time_s": round(time.perf_counter() - started, 1),
-        "data": vars(config.data),
     }
-    write_marker(
+    write_training_record(
         output,
-        LearnedPRMInfo(
-            kind="implicit",
-            base_model=str(base_model),
-            observation_chars=config.observation_chars,
-            max_length=config.max_length,
-            beta=config.beta,
-            training=summary,
-        ),
+        config,
+        kind="implicit",
+        base_model=base_model,
+        started=started,
+        summary=summary,
+        beta=config.beta,
     )
-    logger.info("saved the implicit PRM to %s (%s)", output, summary)
     return output

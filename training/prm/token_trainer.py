@@ -11,7 +11,6 @@ For CPU speed only the top ``train_layers`` decoder layers, the final norm and t
 
 from __future__ import annotations
 
-import logging
 import tempfile
 import time
 import warnings
@@ -23,17 +22,16 @@ import torch
 from datasets import Dataset
 from transformers import AutoModelForTokenClassification, AutoTokenizer, PreTrainedTokenizerBase
 
-from prmgym.rewards.learned.loading import LearnedPRMInfo, write_marker
 from prmgym.rewards.learned.token_classification import encode_steps
 from prmgym.rewards.render import STEP_SEPARATOR, RenderedTrajectory
 from prmgym.training.prm.config import TrainPRMConfig
+from prmgym.training.prm.record import write_training_record
 
 with warnings.catch_warnings():
     # PRMTrainer only ever lived under trl.experimental; the pinned TRL (<1.14) is known to work.
     warnings.filterwarnings("ignore", message=".*trl.experimental.*")
     from trl.experimental.prm import PRMConfig, PRMTrainer
 
-logger = logging.getLogger(__name__)
 
 IGNORE_INDEX = -100
 """Token label the loss skips (every token but the step separators' last ones)."""
@@ -157,20 +155,14 @@ def train_token_classification(
         "steps_labelled": sum(len(row["labels"]) for row in rows),
         "share_good": sum(sum(row["labels"]) for row in rows)
         / max(1, sum(len(row["labels"]) for row in rows)),
-        "epochs": config.epochs,
         "train_loss": float(result.training_loss),
-        "wall_time_s": round(time.perf_counter() - started, 1),
-        "data": vars(config.data),
     }
-    write_marker(
+    write_training_record(
         output,
-        LearnedPRMInfo(
-            kind="token-classification",
-            base_model=str(base_model),
-            observation_chars=config.observation_chars,
-            max_length=config.max_length,
-            training=summary,
-        ),
+        config,
+        kind="token-classification",
+        base_model=base_model,
+        started=started,
+        summary=summary,
     )
-    logger.info("saved the token-classification PRM to %s (%s)", output, summary)
     return output

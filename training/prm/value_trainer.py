@@ -13,7 +13,6 @@ norm and the head train (or LoRA adapters on those layers, merged before saving)
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -25,14 +24,12 @@ from peft import LoraConfig, get_peft_model
 from tqdm.auto import tqdm
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
-from prmgym.rewards.learned.loading import LearnedPRMInfo, write_marker
 from prmgym.rewards.learned.token_classification import encode_steps
 from prmgym.rewards.learned.value_head import ValueHeadModel
 from prmgym.rewards.render import RenderedTrajectory
 from prmgym.training.prm.config import TrainPRMConfig, ValueTarget
+from prmgym.training.prm.record import write_training_record
 from prmgym.training.samples import right_padded
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -206,21 +203,10 @@ def train_value_head(
         "prefixes": len(targets),
         "mean_target": sum(targets) / max(1, len(targets)),
         "value_target": config.value_target,
-        "epochs": config.epochs,
         "first_loss": losses[0],
         "last_loss": losses[-1],
-        "wall_time_s": round(time.perf_counter() - started, 1),
-        "data": vars(config.data),
     }
-    write_marker(
-        output,
-        LearnedPRMInfo(
-            kind="value-head",
-            base_model=str(base_model),
-            observation_chars=config.observation_chars,
-            max_length=config.max_length,
-            training=summary,
-        ),
+    write_training_record(
+        output, config, kind="value-head", base_model=base_model, started=started, summary=summary
     )
-    logger.info("saved the value-head PRM to %s (%s)", output, summary)
     return output
