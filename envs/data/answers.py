@@ -25,7 +25,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
+
+MAX_EXPONENT = 400
+"""Numbers past 10**±400 (beyond any float) are not read as numbers: a huge exponent such as
+``1e99999999`` would overflow the decimal arithmetic, so such a value is compared as text."""
 
 DEFAULT_TOLERANCE = 1e-6
 """The tolerance DABench's evaluation allows between numbers."""
@@ -113,6 +117,9 @@ def normalize_value(value: str) -> str:
 def parse_number(value: str, *, grouped: bool = False) -> Decimal | None:
     """The number a value spells, exactly, or None; ``grouped`` also reads ``1,234,567.5``.
 
+    None too for a number whose magnitude passes ``10**MAX_EXPONENT`` (either way), so any
+    two numbers read here can be subtracted without overflow.
+
     Example:
         >>> parse_number("-2.5e1"), parse_number("1,234"), parse_number("1,234", grouped=True)
         (Decimal('-25'), None, Decimal('1234'))
@@ -122,7 +129,13 @@ def parse_number(value: str, *, grouped: bool = False) -> Decimal | None:
         text = text.replace(",", "")
     if not _NUMBER.fullmatch(text):
         return None
-    return Decimal(text)
+    try:
+        number = Decimal(text)
+    except (InvalidOperation, ValueError):  # an exponent past what Decimal can hold
+        return None
+    if not number:
+        return Decimal(0)  # 0e99999999 too: its exponent must not reach the arithmetic
+    return number if abs(number.adjusted()) <= MAX_EXPONENT else None
 
 
 def _item_matches(given: str, expected: str, tolerance: float, *, grouped: bool) -> bool:

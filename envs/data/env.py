@@ -10,10 +10,10 @@ CSV files, and a kernel (:mod:`prmgym.envs.data.kernel`) with pandas and numpy. 
 graded the DABench way (:mod:`prmgym.envs.data.answers`): reward 1.0 when every part is right,
 else 0.0; ``info["fraction"]`` holds the share of parts right.
 
-A kernel that dies (a crash, a memory or CPU limit, code deaf to the timeout) is restarted;
-the observation says so and ``info["kernel_restarted"]`` holds why, so the episode can be
-marked. ``snapshot``/``restore`` fork the kernel and copy the workspace's files, for lookahead
-and beam search.
+A kernel that dies, stops or breaks its protocol (a crash, a memory or CPU limit, code deaf to
+the timeout, agent code that stopped or patched it) is restarted; the observation says so and
+``info["kernel_restarted"]`` holds why, so the episode can be marked. ``snapshot``/``restore``
+fork the kernel and copy the workspace's files to the host, for lookahead and beam search.
 
 Tasks: the packaged ``data-lite`` set by default, a task file, task objects, or an
 InfiAgent-DABench folder (``dabench="path/to/data"``).
@@ -35,7 +35,7 @@ from prmgym.envs.base import TextEnv, ToolResult
 from prmgym.envs.data.answers import EXAMPLE, grade, parse_answers
 from prmgym.envs.data.kernel import Execution, Kernel
 from prmgym.envs.data.tasks import DataTask, load_task_file, seed_workspace
-from prmgym.errors import TaskError
+from prmgym.errors import SandboxError, TaskError
 from prmgym.sandboxes.base import SandboxLimits
 from prmgym.sandboxes.bubblewrap import BubblewrapSandbox
 from prmgym.task import Task
@@ -100,7 +100,12 @@ for _file in {files!r}:
 class DataProbe:
     """Read-only view of a live data episode, for environment-aware PRMs.
 
-    Code it runs runs in a fork of the kernel: it sees every variable and changes none.
+    Code it runs runs in a fork of the kernel: it sees every variable and changes none. That
+    fork is the agent's interpreter, so anything agent code patched (the kernel server,
+    ``os``, ``hashlib``, ``builtins``) is patched there too: what it reports is only as honest
+    as the agent. The table files' digests are therefore read from the host
+    (:meth:`table_digests`), and :meth:`kernel_digests` asks the kernel the same question so
+    a verifier can catch a kernel that lies.
     """
 
     def __init__(self, env: DataEnv):
@@ -129,7 +134,30 @@ class DataProbe:
         return dict(self.evaluate(_FRAMES_PROBE))
 
     def table_digests(self) -> dict[str, str | None]:
-        """SHA-256 of each of the task's table files as they are now (None: gone)."""
+        """SHA-256 of each of the task's table files as they are now (None: gone).
+
+        Read by the host through the sandbox's file API (links are not followed: a link or
+        anything but a regular file counts as gone), so no code in the sandbox can fake it.
+        """
+        sandbox = self._env.sandbox
+        found: dict[str, str | None] = {}
+        for name in self._env.data_task.files():
+            try:
+                found[name] = hashlib.sha256(sandbox.read_file(name)).hexdigest()
+            except (SandboxError, OSError):
+                found[name] = None
+        return found
+
+    def shipped_digests(self) -> dict[str, str]:
+        """SHA-256 of each of the task's table files as the task ships them (read on the host)."""
+        seed = self._env._seed(self._env.data_task)
+        return {
+            name: hashlib.sha256((seed / name).read_bytes()).hexdigest()
+            for name in self._env.data_task.files()
+        }
+
+    def kernel_digests(self) -> dict[str, str | None]:
+        """The table digests as the kernel computes them, in a fork (agent code may lie here)."""
         files = self._env.data_task.files()
         return dict(self.evaluate(_DIGESTS_PROBE.format(files=files)))
 
@@ -197,6 +225,13 @@ class DataEnv(TextEnv):
         return self._kernel
 
     @property
+    def sandbox(self) -> BubblewrapSandbox:
+        """The current episode's sandbox (after ``reset``)."""
+        if self._sandbox is None:
+            raise RuntimeError("call reset() before using the sandbox")
+        return self._sandbox
+
+    @property
     def probe(self) -> DataProbe:
         """A read-only handle for environment-aware PRMs (see :class:`DataProbe`)."""
         return DataProbe(self)
@@ -213,17 +248,18 @@ class DataEnv(TextEnv):
         """A fresh sandbox seeded with the task's tables, and a fresh kernel in it."""
         self._close_sandbox()
         seed = self._seed(self._data_tasks[task.id])
+        prefix, python = kernel_interpreter()
         self._sandbox = BubblewrapSandbox(
             seed,
             limits=self.limits,
             # This interpreter's environment, read-only: the kernel's pandas and numpy.
-            read_only=[sys.base_prefix, sys.prefix],
-            path=[f"{sys.prefix}/bin"],
+            read_only=[sys.base_prefix, prefix],
+            path=[f"{prefix}/bin"],
         )
         self._sandbox.start()
         self._kernel = Kernel(
             self._sandbox,
-            python=sys.executable,
+            python=python,
             timeout_s=self.cell_timeout_s,
             max_output_chars=self.max_observation_chars,
         )
@@ -257,6 +293,8 @@ class DataEnv(TextEnv):
         super().close()
 
     def _close_sandbox(self) -> None:
+        if self._kernel is not None:
+            self._kernel.close()
         if self._sandbox is not None:
             self._sandbox.close()
         self._sandbox, self._kernel = None, None
@@ -337,6 +375,18 @@ class DataEnv(TextEnv):
             "answer_errors": list(parsed.errors),
         }
         return ToolResult("\n".join(lines), reward=reward, terminated=True, info=info)
+
+
+def kernel_interpreter() -> tuple[str, str]:
+    """This process's environment prefix and interpreter as the sandbox can reach them.
+
+    The sandbox binds paths with their links resolved, so a virtual environment reached
+    through a link (``.venv -> elsewhere``) exists there only at its target: the interpreter
+    is named through the target's ``bin`` (not resolved itself, since a venv's ``python`` is
+    a link to the base interpreter and must keep finding its ``pyvenv.cfg``).
+    """
+    executable = Path(sys.executable)
+    return str(Path(sys.prefix).resolve()), str(executable.parent.resolve() / executable.name)
 
 
 def _load(

@@ -13,9 +13,18 @@ What can go wrong, and what happens:
 - code running past its timeout: the kernel's timer interrupts it (variables set before are
   kept); code deaf to signals (a long C call) is killed with the sandbox's processes at the
   timeout plus a grace period, and the kernel is restarted;
-- the kernel dying (``os._exit``, a segfault, the memory limit): the next request sees it
-  dead and the kernel is restarted, empty. Each restart is reported in ``Execution.restarted``
-  so the episode can be marked.
+- the kernel dying (``os._exit``, a segfault, the memory limit) or stopped (``SIGSTOP``):
+  the request sees it and the kernel is restarted, empty;
+- a hostile kernel (agent code that patched the server, replaced its FIFOs, flooded them,
+  or blocks or ignores the timer): every request is one ``exec`` bounded by its timeout plus
+  the grace period, and an answer that breaks the protocol (malformed, cut at the sandbox's
+  output limit, fields of the wrong type) counts as a dead kernel, so it is restarted.
+
+Each restart is reported in ``Execution.restarted`` so the episode can be marked.
+
+Snapshots keep the kernel's memory in a frozen fork inside the sandbox, but the workspace's
+files on the host: agent code can write anywhere in the sandbox, so a copy kept there could
+be changed between a snapshot and its restore.
 """
 
 from __future__ import annotations
@@ -23,8 +32,11 @@ from __future__ import annotations
 import json
 import secrets
 import shlex
+import shutil
+import tempfile
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from prmgym.errors import SandboxError
@@ -36,11 +48,15 @@ GRACE_S = 10.0
 """How long past a request's timeout before the sandbox kills everything in it."""
 _START_TIMEOUT_S = 60.0
 _PRELOAD = "pandas,numpy"
-# Whether a process runs: a zombie (a dead kernel its parent has not collected) does not.
+# Whether a process runs: a zombie (a dead kernel its parent has not collected) does not, and
+# a stopped or traced one (SIGSTOP) would never answer.
 _ALIVE = (
     'alive() { local s; read -r _ _ s _ < "/proc/$1/stat" 2>/dev/null'
-    ' && [ "$s" != Z ] && [ "$s" != X ]; }\n'
+    " && case $s in Z|X|T|t) false;; esac; }\n"
 )
+_REPLY_MARGIN = 64
+"""Bytes of the sandbox's output limit left for the nonce and line end of a reply."""
+_EXEC_FIELDS = {"stdout": str, "stderr": str, "timed_out": bool, "dropped": int}
 
 
 @dataclass(frozen=True)
@@ -88,6 +104,8 @@ class Kernel:
         self.timeout_s = timeout_s
         self.max_output_chars = max_output_chars
         self.restarts = 0
+        self._saved: dict[str, list[tuple[str, Path]]] = {}
+        self._saved_root: Path | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
@@ -108,13 +126,15 @@ class Kernel:
             "cd /workspace\n"
             f"PRMGYM_KERNEL_PRELOAD={_PRELOAD} OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1"
             f" MKL_NUM_THREADS=1 MPLBACKEND=Agg setsid {shlex.quote(self.python)} -u"
-            f" {FOLDER}/server.py {FOLDER} {WORKSPACE} </dev/null >{FOLDER}/log 2>&1 &\n"
+            f" {FOLDER}/server.py {FOLDER} {WORKSPACE} {self._reply_bytes}"
+            f" </dev/null >{FOLDER}/log 2>&1 &\n"
             f"exec 5<>{FOLDER}/tick\n"
             f"{_ALIVE}while [ ! -s {FOLDER}/pid ] && alive $!; do\n"
             "  read -r -t 0.01 -u 5 _\n"
             "done\n"
             f"[ -s {FOLDER}/pid ] || {{ cat {FOLDER}/log; exit 1; }}\n"
         )
+        self._forget_snapshots()
         result = self.sandbox.exec(script, timeout=_START_TIMEOUT_S)
         if result.exit_code != 0:
             raise SandboxError(
@@ -137,6 +157,7 @@ class Kernel:
                 {"op": "exec", "code": code, "timeout": limit, "max_output": self.max_output_chars},
                 limit,
             )
+            _check_exec_reply(reply)
         except KernelDied as exc:
             return Execution("", "", None, None, restarted=self.restart(str(exc)))
         return Execution(
@@ -157,31 +178,81 @@ class Kernel:
             SandboxError: The probe failed (its message says how) or the kernel is dead.
         """
         reply = self._request({"op": "probe", "code": code, "timeout": timeout}, timeout)
-        if "failed" in reply:
-            raise SandboxError(f"the probe failed: {reply['failed']}")
+        if "failed" in reply or "value" not in reply:
+            raise SandboxError(f"the probe failed: {reply.get('failed', 'no value came back')}")
         return reply["value"]
 
     def snapshot(self) -> str:
-        """Freeze a copy of the kernel (a fork: memory is shared until either side writes)."""
-        return str(self._request({"op": "snapshot"}, 10.0)["id"])
+        """Freeze a copy of the kernel (a fork: memory is shared until either side writes).
+
+        The workspace's regular files are copied to the host, read through the sandbox's file
+        API (links are not followed); the frozen fork keeps only the folders and links.
+
+        Raises:
+            SandboxError: The kernel is dead or the workspace holds too many files.
+        """
+        reply = self._request({"op": "snapshot"}, 10.0)
+        key, files = reply.get("id"), reply.get("files")
+        if "failed" in reply or not isinstance(key, str) or not isinstance(files, list):
+            raise SandboxError(f"the snapshot failed: {reply.get('failed', 'a malformed answer')}")
+        if self._saved_root is None:
+            self._saved_root = Path(tempfile.mkdtemp(prefix="prmgym-kernel-snapshots-"))
+        folder = Path(tempfile.mkdtemp(dir=self._saved_root))
+        saved = []
+        for index, name in enumerate(files):
+            try:
+                data = self.sandbox.read_file(str(name))
+            except SandboxError:
+                continue  # no longer a regular file (something changed it meanwhile)
+            copy = folder / str(index)
+            copy.write_bytes(data)
+            saved.append((str(name), copy))
+        self._saved[key] = saved
+        return key
 
     def restore(self, key: str) -> None:
         """Make a copy of snapshot ``key`` the kernel; the snapshot stays for later restores.
 
+        The workspace is emptied and gets the snapshot's folders and links, then the host
+        writes back the files it saved.
+
         Raises:
             SandboxError: No such snapshot (released, or taken before a restart).
         """
+        if key not in self._saved:
+            raise SandboxError(f"no snapshot {key!r} (released, or from an earlier kernel)")
         reply = self._request({"op": "restore", "id": key}, 10.0)
-        if "failed" in reply:
-            raise SandboxError(reply["failed"])
+        if reply.get("restored") is not True:
+            raise SandboxError(str(reply.get("failed", "the restore gave a malformed answer")))
+        for name, copy in self._saved[key]:
+            self.sandbox.write_file(name, copy.read_bytes())
 
     def release(self, key: str) -> None:
-        """Let snapshot ``key``'s process go."""
+        """Let snapshot ``key``'s process go, and its saved files."""
+        for _, copy in self._saved.pop(key, []):
+            copy.unlink(missing_ok=True)
         self._request({"op": "release", "id": key}, 10.0)
+
+    def close(self) -> None:
+        """Delete the host's copies of snapshot files (the sandbox's owner stops the kernel)."""
+        self._forget_snapshots()
 
     def memory_kb(self) -> int:
         """The kernel's resident memory in KiB."""
-        return int(self._request({"op": "stats"}, 10.0)["rss_kb"])
+        rss = self._request({"op": "stats"}, 10.0).get("rss_kb")
+        if not isinstance(rss, int):
+            raise KernelDied("the kernel answered out of protocol")
+        return rss
+
+    def _forget_snapshots(self) -> None:
+        self._saved.clear()
+        if self._saved_root is not None:
+            shutil.rmtree(self._saved_root, ignore_errors=True)
+            self._saved_root = None
+
+    @property
+    def _reply_bytes(self) -> int:
+        return max(1024, self.sandbox.limits.output_bytes - _REPLY_MARGIN)
 
     # -- transport ----------------------------------------------------------------------
     def _request(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
@@ -216,5 +287,29 @@ class Kernel:
             raise KernelDied(f"the kernel gave no answer ({result.stderr.strip()[-500:]})")
         body = reply[len(nonce) + 1 :]
         if body == "dead":
-            raise KernelDied("the kernel had stopped (it crashed, or hit a memory or CPU limit)")
-        return dict(json.loads(body))
+            raise KernelDied(
+                "the kernel had stopped (it crashed, was stopped, or hit a memory or CPU limit)"
+            )
+        if result.truncated:
+            raise KernelDied("the kernel's answer passed the sandbox's output limit")
+        try:
+            answer = json.loads(body)
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            raise KernelDied("the kernel answered out of protocol (not a JSON object)")
+        return answer
+
+
+def _check_exec_reply(reply: dict[str, Any]) -> None:
+    """Raise KernelDied unless ``reply`` has the shape of the server's ``exec`` answer."""
+    shaped = all(type(reply.get(k)) is kind for k, kind in _EXEC_FIELDS.items())
+    shaped = shaped and (reply.get("result") is None or isinstance(reply["result"], str))
+    error = reply.get("error")
+    if error is not None:
+        shaped = shaped and (
+            isinstance(error, dict)
+            and all(isinstance(error.get(k), str) for k in ("ename", "evalue", "traceback"))
+        )
+    if not shaped:
+        raise KernelDied("the kernel answered out of protocol (a malformed exec answer)")

@@ -10,14 +10,18 @@ between requests, the way a Jupyter kernel does, and answers one JSON request at
 - ``probe``: run code in a fork of the kernel and return the JSON value it leaves in
   ``__probe_result__``; the fork sees every variable and changes none;
 - ``snapshot`` / ``restore`` / ``release``: a fork of the kernel waits, frozen, until asked
-  to continue, and a copy of the workspace's files is kept beside it; restoring puts the
-  files back and makes a fork of the frozen kernel the active one, so a snapshot can be
-  restored any number of times;
+  to continue, holding the workspace's layout (folders and links) in its memory; restoring
+  makes a fork of the frozen kernel the active one, which empties the workspace and remakes
+  that layout, so a snapshot can be restored any number of times. The files' contents are
+  not kept here, where agent code could change them: the host copies the regular files the
+  snapshot lists and writes them back after a restore;
 - ``stats``: the kernel's resident memory.
 
 Transport: requests arrive one per line on the FIFO ``in``; each response is one line on the
-FIFO ``out``, prefixed with the request's nonce. Both FIFOs are held open read-write, so no
-open ever blocks. The file ``pid`` names the active kernel, for the host's liveness check.
+FIFO ``out``, prefixed with the request's nonce, at most the third argument's bytes (the
+sandbox's output limit: longer output is cut to fit and counted as dropped). Both FIFOs are
+held open read-write, so no open ever blocks. The file ``pid`` names the active kernel, for
+the host's liveness check.
 """
 
 import ast
@@ -37,6 +41,8 @@ FOLDER = "/tmp/.prmgym-kernel"
 """The kernel's files (the FIFOs, its pid); the first argument sets it."""
 WORKSPACE = "/workspace"
 """The working directory snapshots copy; the second argument sets it."""
+REPLY_BYTES = 60_000
+"""The most bytes of one reply line; the third argument sets it."""
 PREFIX = "<cell "
 
 
@@ -112,7 +118,7 @@ class Kernel:
 
     def respond(self, nonce, payload):
         """Write the answer to request ``nonce`` as one line."""
-        data = (nonce + " " + json.dumps(payload) + "\n").encode("utf-8", "replace")
+        data = encode(nonce, payload)
         view = memoryview(data)
         while view:
             written = os.write(self.outbox, view)
@@ -191,7 +197,7 @@ class Kernel:
             result, cut = result[:max_output], len(result) - max_output
         else:
             cut = 0
-        return {
+        reply = {
             "stdout": out.value(),
             "stderr": err.value(),
             "result": result,
@@ -199,6 +205,7 @@ class Kernel:
             "timed_out": timed_out,
             "dropped": out.dropped + err.dropped + cut,
         }
+        return fit(nonce, reply)
 
     def op_probe(self, nonce, code, timeout):
         """Run ``code`` in a fork and return the JSON of its ``__probe_result__``."""
@@ -215,10 +222,12 @@ class Kernel:
                 exec(compile(code, "<probe>", "exec"), scope)
                 payload = {"value": scope.get("__probe_result__")}
                 data = json.dumps(payload, default=repr)
+                if len(data) + len(nonce) + 2 > REPLY_BYTES:
+                    data = json.dumps({"failed": f"the probe's value passed {REPLY_BYTES} bytes"})
             except KernelTimeout:
                 data = json.dumps({"failed": f"the probe ran past {timeout:g} s"})
             except BaseException as exc:
-                data = json.dumps({"failed": f"{type(exc).__name__}: {exc}"})
+                data = json.dumps({"failed": f"{type(exc).__name__}: {exc}"[:2000]})
             with os.fdopen(write_end, "w") as handle:
                 handle.write(data)
             os._exit(0)
@@ -243,22 +252,23 @@ class Kernel:
         return json.loads(b"".join(chunks))
 
     def op_snapshot(self, nonce):
-        """Fork a frozen copy of the kernel."""
+        """Fork a frozen copy of the kernel; list the regular files the host must keep."""
+        folders, links, files = workspace_layout()
+        if len(encode(nonce, {"id": "x" * 40, "files": files})) > REPLY_BYTES:
+            return {"failed": f"the workspace holds too many files to snapshot ({len(files)})"}
         self.snapshots += 1
         key = f"{os.getpid()}-{self.snapshots}"
         path = os.path.join(FOLDER, f"snap-{key}")
         os.mkfifo(path, 0o600)
-        # The files too: code may have written some (small, as a data workspace is).
-        shutil.copytree(WORKSPACE, os.path.join(FOLDER, f"files-{key}"), symlinks=True)
         # Opened before the fork: a FIFO drops what is written to it once no process holds it
         # open, so a restore sent before the snapshot had opened it itself would be lost.
         control = os.open(path, os.O_RDWR)
         if os.fork() == 0:
-            self.wait_as_snapshot(control, key)
+            self.wait_as_snapshot(control, folders, links)
         os.close(control)
-        return {"id": key}
+        return {"id": key, "files": files}
 
-    def wait_as_snapshot(self, control, key):
+    def wait_as_snapshot(self, control, folders, links):
         """Stay frozen, reading FIFO ``control``.
 
         On ``go NONCE`` a fork becomes the active kernel; on ``exit`` this process stops.
@@ -273,7 +283,7 @@ class Kernel:
                 os._exit(0)
             if word == "go" and os.fork() == 0:
                 os.close(control)
-                restore_files(os.path.join(FOLDER, f"files-{key}"))
+                restore_layout(folders, links)
                 self.announce()
                 self.respond(nonce, {"restored": True})
                 self.serve()
@@ -305,7 +315,6 @@ class Kernel:
             os.write(control, b"exit \n")
             os.close(control)
             os.unlink(path)
-            shutil.rmtree(os.path.join(FOLDER, f"files-{id}"), ignore_errors=True)
         return {"released": True}
 
     def op_stats(self, nonce):
@@ -315,20 +324,62 @@ class Kernel:
         return {"rss_kb": int(fields["VmRSS"].split()[0]), "cells": self.cells}
 
 
-def restore_files(saved):
-    """Make the workspace hold what ``saved`` holds, links copied as links."""
+def encode(nonce, payload):
+    """The reply line for request ``nonce`` as bytes (UTF-8: the host reads UTF-8)."""
+    text = nonce + " " + json.dumps(payload, ensure_ascii=False) + "\n"
+    return text.encode("utf-8", "replace")
+
+
+def fit(nonce, reply):
+    """Cut the longest texts of an ``exec`` reply until it fits ``REPLY_BYTES``, counting them."""
+    while (excess := len(encode(nonce, reply)) - REPLY_BYTES) > 0:
+        error = reply["error"] or {}
+        fields = [(reply, k) for k in ("stdout", "stderr", "result") if reply[k]]
+        fields += [(error, k) for k in ("traceback", "evalue", "ename")]
+        holder, key = max(fields, key=lambda field: len(field[0][field[1]]))
+        text = holder[key]
+        if not text:
+            break  # nothing left to cut (a budget too small to hold an empty reply)
+        # Each character takes at least one byte, so cutting `excess` of them is enough.
+        holder[key] = text[: max(0, len(text) - excess)]
+        reply["dropped"] += len(text) - len(holder[key])
+    return reply
+
+
+def workspace_layout():
+    """The workspace's folders, links (with their targets) and regular files, relative."""
+    folders, links, files = [], {}, []
+    for top, dirs, names in os.walk(WORKSPACE):
+        relative = os.path.relpath(top, WORKSPACE)
+        for name in dirs + names:
+            path = os.path.normpath(os.path.join(relative, name))
+            full = os.path.join(top, name)
+            if os.path.islink(full):
+                links[path] = os.readlink(full)
+            elif name in dirs:
+                folders.append(path)
+            elif os.path.isfile(full):
+                files.append(path)
+    return folders, links, files
+
+
+def restore_layout(folders, links):
+    """Empty the workspace and remake its folders and links; the host writes the files."""
     for entry in os.scandir(WORKSPACE):
         if entry.is_dir(follow_symlinks=False):
             shutil.rmtree(entry.path, ignore_errors=True)
         else:
             os.unlink(entry.path)
-    shutil.copytree(saved, WORKSPACE, symlinks=True, dirs_exist_ok=True)
+    for folder in folders:
+        os.makedirs(os.path.join(WORKSPACE, folder), exist_ok=True)
+    for path, target in links.items():
+        os.symlink(target, os.path.join(WORKSPACE, path))
 
 
 def main():
     """Import the preloaded modules, name this process the kernel and serve."""
-    global FOLDER, WORKSPACE
-    FOLDER, WORKSPACE = sys.argv[1], sys.argv[2]
+    global FOLDER, WORKSPACE, REPLY_BYTES
+    FOLDER, WORKSPACE, REPLY_BYTES = sys.argv[1], sys.argv[2], int(sys.argv[3])
     for module in filter(None, os.environ.get("PRMGYM_KERNEL_PRELOAD", "").split(",")):
         try:
             __import__(module)

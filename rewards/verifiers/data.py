@@ -19,8 +19,16 @@ and grades the final answer against the task's. Labels follow DataPRM's ternary:
 - ``ok`` (1.0 for a step that ran cleanly; 0.7 for one that only shows what is there),
 - ``correctable`` (0.5 for a silent error a later step can repair; 0.3 for an exception, a
   timeout or a crashed kernel, which the agent sees; 0.25 for a rejected action),
-- ``fatal`` (0.0: a wrong final answer, or a table file destroyed, after which the data
-  cannot be read again).
+- ``fatal`` (0.0: a wrong final answer, a table file destroyed, after which the data
+  cannot be read again, or a kernel caught lying about the tables).
+
+The agent's code runs in the kernel the probes fork, so it can patch what they use. What is
+fatal is therefore judged on the host: the table files are hashed through the sandbox's file
+API and compared with the tables as shipped, and the kernel is asked the same digests as a
+canary, so a kernel patched to answer probes falsely is caught. The frame checks (the
+correctable verdicts) still read the agent's interpreter: a patch that fakes them
+consistently can hide a silent error, which is why they never pay more than a clean step
+and a probe that fails scores as low as an exception.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from typing import Any
 from prmgym.envs.actions import ActionError, parse_tool_call
 from prmgym.envs.data.env import DataEnv, bind_call
 from prmgym.envs.data.tasks import DataTask
+from prmgym.errors import SandboxError
 from prmgym.rewards.verifiers.replay import ReplayVerifier
 from prmgym.trajectory import Step, StepScore, Trajectory
 
@@ -45,7 +54,10 @@ class _State:
 
     codes: dict[str, int] = field(default_factory=dict)
     frames: dict[str, dict[str, Any]] = field(default_factory=dict)
+    shipped: dict[str, str] = field(default_factory=dict)
+    """The tables' digests as the task ships them."""
     digests: dict[str, str | None] = field(default_factory=dict)
+    """The tables' digests after the last step, read on the host."""
     outputs: list[str] = field(default_factory=list)
 
 
@@ -70,7 +82,9 @@ class DataVerifier(ReplayVerifier[DataEnv, _State]):
         )
         scratch.reset(options={"task_id": task.id})
         probe = scratch.probe
-        return scratch, _State(frames=probe.frames(), digests=probe.table_digests())
+        return scratch, _State(
+            frames=probe.frames(), shipped=probe.shipped_digests(), digests=probe.table_digests()
+        )
 
     def _score_step(
         self, step: Step, state: _State, scratch: DataEnv, *, replay_errors: bool = False
@@ -109,15 +123,37 @@ class DataVerifier(ReplayVerifier[DataEnv, _State]):
         self, info: dict[str, Any], state: _State, scratch: DataEnv, *, repeated: bool
     ) -> StepScore:
         probe = scratch.probe
-        before, state.frames = state.frames, probe.frames()
         digests = probe.table_digests()
-        destroyed = [f for f, digest in digests.items() if digest != state.digests.get(f)]
+        # Newly destroyed: intact before this step, not now (a repair is not a new loss).
+        destroyed = [
+            f
+            for f, digest in digests.items()
+            if digest != state.shipped[f] and state.digests.get(f) == state.shipped[f]
+        ]
         state.digests = digests
         if destroyed:
             return self._verdict(
                 0.0,
                 "fatal",
                 f"the table file(s) {', '.join(destroyed)} were deleted or overwritten",
+            )
+        before = state.frames
+        try:
+            lying = probe.kernel_digests() != digests
+            state.frames = probe.frames()
+        except SandboxError as exc:
+            state.frames = {}
+            if info.get("kernel_restarted"):
+                return self._verdict(
+                    0.3, "correctable", f"the kernel was restarted: {info['kernel_restarted']}"
+                )
+            return self._verdict(0.3, "correctable", f"the kernel could not be probed: {exc}")
+        if lying:
+            return self._verdict(
+                0.0,
+                "fatal",
+                "the kernel reports table digests that differ from the files on disk: code"
+                " tampered with the kernel or the modules its probes use",
             )
         if info.get("kernel_restarted"):
             return self._verdict(

@@ -174,3 +174,28 @@ def test_dabench_metrics_needs_grades():
     empty: list[Grade] = []
     with pytest.raises(ValueError, match="at least one"):
         dabench_metrics(empty)
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "1e99999999",  # overflowed the decimal subtraction (decimal.Overflow)
+        "-1e99999999",
+        "1e-99999999",
+        "1e" + "9" * 5000,  # past what Decimal can hold (decimal.InvalidOperation)
+        "0e99999999",
+        "9" * 7000,
+        "nan",
+        "-inf",
+        "Infinity",
+    ],
+)
+def test_huge_or_non_finite_numbers_are_wrong_answers_not_crashes(given):
+    assert not value_matches(given, "4.2", 0.5)
+    assert not grade({"x": given}, {"x": 4.2}, 0.5).correct
+    assert value_matches(given, given)  # equal texts still match
+
+
+@given(st.text(alphabet="0123456789eE+-.,", max_size=60), st.text("0123456789.-e", max_size=12))
+def test_any_numeric_looking_text_grades_without_raising(given, expected):
+    assert isinstance(value_matches(given, expected or "0", 1e-6), bool)
