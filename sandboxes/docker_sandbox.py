@@ -70,6 +70,9 @@ if TYPE_CHECKING:
 
 _START_TIMEOUT_S = 60.0
 _LINE_BUFFER_BYTES = 1 << 20
+_ALIVE_READS = 64
+"""How many chunks ``alive`` drains at most: a flooding process must not keep it reading."""
+_NOT_READING = "the shell stopped reading commands (it or its keeper was stopped)"
 
 
 class DockerSandbox:
@@ -165,7 +168,11 @@ class DockerSandbox:
         restarted = self._recover()
         limit = self.limits.timeout_s if timeout is None else timeout
         nonce = secrets.token_hex(8)
-        self._send(command_message(command, nonce))
+        message = command_message(command, nonce)
+        if not self._send(message, time.monotonic() + limit):
+            restarted = self._rebuild(_NOT_READING)
+            if not self._send(message, time.monotonic() + limit):
+                raise SandboxError("the rebuilt sandbox did not take the command")
         marker = self._read_marker(nonce, time.monotonic() + limit)
         timed_out = marker is None
         if timed_out:
@@ -180,9 +187,11 @@ class DockerSandbox:
         else:
             stdout, stderr, truncated = self._outputs()
             if marker[0] == EXITED and not timed_out:
-                self._send("\n")
-                self.restarts += 1
-                restarted = SHELL_ENDED
+                if self._send("\n", time.monotonic() + KILL_GRACE_S):
+                    self.restarts += 1
+                    restarted = SHELL_ENDED
+                else:
+                    restarted = self._rebuild(_NOT_READING)
         code = -1 if timed_out or marker is None or marker[0] == "died" else marker[1]
         return ExecResult(
             exit_code=code,
@@ -233,14 +242,29 @@ class DockerSandbox:
             raise SandboxError(f"cannot write {relative!r}: {exc}") from exc
 
     def snapshot(self) -> str:
-        """Save the workspace (as a tar archive on the host); the token restores it."""
+        """Save the workspace (as a tar archive on the host); the token restores it.
+
+        Docker's archive spells out a sparse file's holes, so the archive is cut off (and
+        the snapshot refused) past twice the workspace quota, headers included, rather than
+        let it fill the host's disk.
+        """
         self._ensure_running()
         raw = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - closed below
+        left = 2 * (self.limits.workspace_mb << 20)
         try:
             stream, _ = self._container.get_archive(WORKSPACE)
             for chunk in stream:
+                left -= len(chunk)
+                if left < 0:
+                    close = getattr(stream, "close", None)
+                    if callable(close):
+                        close()
+                    raise SandboxError(
+                        "the workspace archive is larger than the workspace quota allows"
+                        " (sparse files are archived in full)"
+                    )
                 raw.write(chunk)
-        except (docker_sdk().errors.DockerException, OSError) as exc:
+        except (docker_sdk().errors.DockerException, OSError, SandboxError) as exc:
             raw.close()
             raise SandboxError(f"could not save the workspace: {exc}") from exc
         raw.seek(0)
@@ -276,7 +300,10 @@ class DockerSandbox:
         """Whether the container (its keeper) still runs, as its output stream tells."""
         if self._socket is None:
             return False
-        while (chunk := self._receive(0)) is not None:
+        for _ in range(_ALIVE_READS):
+            chunk = self._receive(0)
+            if chunk is None:
+                break
             if not chunk:
                 return False
             self._take(chunk)
@@ -346,13 +373,29 @@ class DockerSandbox:
         except Exception:  # noqa: BLE001 - only decorates an error being raised
             return ""
 
-    def _send(self, text: str) -> None:
+    def _send(self, text: str, deadline: float) -> bool:
+        """Write to the attached stdin by ``deadline``.
+
+        Returns False if the container is gone or the keeper stopped reading (the engine's
+        buffer and the socket's filled up).
+        """
         if self._socket is None:
-            return
+            return False
+        view = memoryview(text.encode())
+        previous = self._socket.gettimeout()
         try:
-            self._socket.sendall(text.encode())
-        except OSError:
-            pass  # the container is gone; reading its output says so
+            while view:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._socket.settimeout(left)
+                view = view[self._socket.send(view) :]
+        except OSError:  # a timeout, or the container is gone
+            return False
+        finally:
+            if self._socket is not None:
+                self._socket.settimeout(previous)
+        return True
 
     def _receive(self, timeout: float) -> bytes | None:
         """Bytes from the attached stream: None when none came in time, b"" at its end."""
@@ -383,6 +426,7 @@ class DockerSandbox:
         With ``nonce`` None, waits for a shell restart (or, with ``ready``, the start marker,
         whose number is the keeper's process id).
         """
+        late = False
         while True:
             while b"\n" in self._lines:
                 line, self._lines = self._lines.split(b"\n", 1)
@@ -393,7 +437,13 @@ class DockerSandbox:
                     return (DONE, exit_status(words[2]))
                 if len(words) == 2 and words[0] == EXITED:
                     return (EXITED, exit_status(words[1]))
-            chunk = self._receive(deadline - time.monotonic())
+            # Past the deadline, one last poll and no more: a flood must not keep us reading.
+            left = deadline - time.monotonic()
+            if left <= 0:
+                if late:
+                    return None
+                late = True
+            chunk = self._receive(left)
             if chunk is None:
                 if time.monotonic() >= deadline:
                     return None
@@ -409,7 +459,8 @@ class DockerSandbox:
             return self._rebuild("the sandbox had died")
         if marker is not None and marker[0] == EXITED:
             # The keeper waits for a line; the command must not be that line.
-            self._send("\n")
+            if not self._send("\n", time.monotonic() + KILL_GRACE_S):
+                return self._rebuild(_NOT_READING)
             self.restarts += 1
             return (
                 "the shell ended between commands (a process left running killed it); a new"
@@ -463,7 +514,8 @@ class DockerSandbox:
             return None
         marker = self._read_marker(None, time.monotonic() + KILL_GRACE_S)
         if marker is not None and marker[0] == EXITED:
-            self._send("\n")
+            if not self._send("\n", time.monotonic() + KILL_GRACE_S):
+                return None
         return marker
 
     def _rebuild(self, why: str) -> str:

@@ -8,10 +8,12 @@ calls. Every path here is walked one component at a time from an open directory 
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from prmgym.errors import SandboxError
 
@@ -95,10 +97,13 @@ def write_bytes(root_fd: int, relative: str, data: bytes, mode: int = 0o644) -> 
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 raise SandboxError(f"cannot write {relative!r}: it is not a regular file")
             os.set_blocking(fd, True)
-            os.ftruncate(fd, 0)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            try:
+                os.ftruncate(fd, 0)
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            except OSError as exc:  # a full disk, a file size limit
+                raise SandboxError(f"cannot write {relative!r}: {exc.strerror}") from exc
 
 
 def replace_bytes(root_fd: int, relative: str, data: bytes) -> None:
@@ -122,9 +127,14 @@ def replace_bytes(root_fd: int, relative: str, data: bytes) -> None:
     write_bytes(root_fd, relative, data)
 
 
-def clear_dir(dir_fd: int) -> None:
-    """Delete everything inside the folder ``dir_fd`` (not the folder), links as links."""
+def clear_dir(dir_fd: int, keep: tuple[str, ...] = ()) -> None:
+    """Delete everything inside the folder ``dir_fd`` (not the folder), links as links.
+
+    Entries named in ``keep`` stay (a mount point, say, which cannot be removed).
+    """
     for entry in os.listdir(dir_fd):
+        if entry in keep:
+            continue
         info = os.stat(entry, dir_fd=dir_fd, follow_symlinks=False)
         if stat.S_ISDIR(info.st_mode):
             with _opened(os.open(entry, _DIR, dir_fd=dir_fd)) as child:
@@ -134,22 +144,52 @@ def clear_dir(dir_fd: int) -> None:
             os.unlink(entry, dir_fd=dir_fd)
 
 
-def copy_dir(source_fd: int, target_fd: int) -> int:
+@dataclass
+class CopyBudget:
+    """What one :func:`copy_dir` may write: bytes of data and entries (files, folders, links).
+
+    Holes in sparse files are kept as holes and cost nothing; running out raises SandboxError.
+    """
+
+    data_bytes: int
+    entries: int
+
+    def take(self, data_bytes: int = 0, entries: int = 0) -> None:
+        """Spend from the budget.
+
+        Raises:
+            SandboxError: It is spent.
+        """
+        self.data_bytes -= data_bytes
+        self.entries -= entries
+        if self.data_bytes < 0 or self.entries < 0:
+            raise SandboxError(
+                "the copy is larger than the workspace quota allows (too many bytes or files)"
+            )
+
+
+def copy_dir(source_fd: int, target_fd: int, budget: CopyBudget | None = None) -> int:
     """Copy the contents of folder ``source_fd`` into folder ``target_fd``; returns bytes copied.
 
     Regular files, folders and links (copied as links, never followed) keep their permission
-    bits; anything else (devices, sockets, fifos) is left out.
+    bits; anything else (devices, sockets, fifos) is left out. Holes stay holes, so a sparse
+    file costs the target only its data.
+
+    Raises:
+        SandboxError: The copy outgrew ``budget``.
     """
     copied = 0
     for entry in os.listdir(source_fd):
         info = os.stat(entry, dir_fd=source_fd, follow_symlinks=False)
+        if budget is not None:
+            budget.take(entries=1)
         if stat.S_ISDIR(info.st_mode):
             os.mkdir(entry, stat.S_IMODE(info.st_mode) | 0o700, dir_fd=target_fd)
             with (
                 _opened(os.open(entry, _DIR, dir_fd=source_fd)) as src,
                 _opened(os.open(entry, _DIR, dir_fd=target_fd)) as dst,
             ):
-                copied += copy_dir(src, dst)
+                copied += copy_dir(src, dst, budget)
         elif stat.S_ISLNK(info.st_mode):
             os.symlink(os.readlink(entry, dir_fd=source_fd), entry, dir_fd=target_fd)
         elif stat.S_ISREG(info.st_mode):
@@ -165,7 +205,35 @@ def copy_dir(source_fd: int, target_fd: int) -> int:
                 flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
                 dst = os.open(entry, flags, stat.S_IMODE(info.st_mode), dir_fd=target_fd)
                 with _opened(dst):
-                    while chunk := os.read(src, 1 << 20):
-                        os.write(dst, chunk)
-                        copied += len(chunk)
+                    copied += _copy_data(src, dst, budget)
+    return copied
+
+
+def _copy_data(src: int, dst: int, budget: CopyBudget | None) -> int:
+    """Copy a regular file's data segments at their offsets; the holes between stay holes."""
+    size = os.fstat(src).st_size
+    copied = offset = 0
+    while offset < size:
+        try:
+            start = os.lseek(src, offset, os.SEEK_DATA)
+            end = min(os.lseek(src, start, os.SEEK_HOLE), size)
+        except OSError as exc:
+            if exc.errno == errno.ENXIO:
+                break  # only a hole is left
+            if exc.errno != errno.EINVAL:
+                raise
+            start, end = offset, size  # no hole support: all of it is data
+        while start < end:
+            chunk = os.pread(src, min(end - start, 1 << 20), start)
+            if not chunk:
+                break
+            if budget is not None:
+                budget.take(data_bytes=len(chunk))
+            os.pwrite(dst, chunk, start)
+            start += len(chunk)
+            copied += len(chunk)
+        if start < end:
+            break  # it shrank while copied
+        offset = end
+    os.ftruncate(dst, size)  # a trailing hole
     return copied
