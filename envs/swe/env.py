@@ -10,9 +10,16 @@ Tools (action strings, parsed without running anything in the host)::
     submit()                            grade the workspace and end the episode
 
 Each episode gets its own bubblewrap sandbox seeded with the task's workspace. ``submit``
-grades a scratch copy the SWE-bench way (:mod:`prmgym.envs.swe.probe`): the hidden
-``test_patch`` is added, and the task is resolved iff every FAIL_TO_PASS test passes and every
-PASS_TO_PASS test still passes; reward 1.0 then, else 0.0.
+grades the agent's change on a fresh copy of the task's tree (:mod:`prmgym.envs.swe.probe`):
+changes to test files and test infrastructure are dropped and listed in
+``info["grading"]["dropped"]`` (path -> why), a change whose code reaches into pytest is refused
+(``info["grading"]["pytest_internals"]``), the hidden ``test_patch`` is added, and the task is
+resolved iff every FAIL_TO_PASS test passes and every PASS_TO_PASS test still passes; reward 1.0
+then, else 0.0.
+
+After every other accepted step the env lists the workspace and reports what changed, whatever
+tool changed it, in ``info["workspace"]`` and the observation's last line
+(:mod:`prmgym.envs.swe.effects`).
 
 A shell or sandbox the agent's command killed is restarted by the sandbox; the observation
 says so and ``info["sandbox_restarted"]`` holds the reason, so the episode can be marked.
@@ -34,7 +41,16 @@ from prmgym.envs.actions import ActionError, ToolCall, bind_arguments
 from prmgym.envs.base import TextEnv, ToolResult
 from prmgym.envs.suites import task_file
 from prmgym.envs.swe import catalog, testenv
-from prmgym.envs.swe.probe import Grade, SandboxRecipe, SWEProbe, grade_workspace
+from prmgym.envs.swe.effects import step_effects
+from prmgym.envs.swe.grading import GradingRules
+from prmgym.envs.swe.probe import (
+    Grade,
+    SandboxRecipe,
+    SWEProbe,
+    grade_workspace,
+    grading_rules,
+    seed_manifest,
+)
 from prmgym.envs.swe.tasks import SWEInstance
 from prmgym.envs.swe.testing import DEFAULT_COMMAND
 from prmgym.envs.swe.workspace import workspace_seed
@@ -126,6 +142,9 @@ class SWEEnv(TextEnv):
         self._recipe: SandboxRecipe | None = None
         self._episode = 0
         self._restarts_seen = 0
+        self._rules: GradingRules | None = None
+        # The workspace listing after the last step: what the next step's effects compare with.
+        self._manifest: dict[str, str] = {}
 
     # -- episode state ------------------------------------------------------------------
     @property
@@ -172,6 +191,8 @@ class SWEEnv(TextEnv):
         self._sandbox = self._recipe.start()
         self._episode += 1
         self._restarts_seen = 0
+        self._rules = grading_rules(instance, self._recipe.seed)
+        self._manifest = dict(seed_manifest(self._recipe.seed))
 
     @property
     def probe(self) -> SWEProbe:
@@ -185,6 +206,7 @@ class SWEEnv(TextEnv):
             "workspace": self.sandbox.snapshot(),
             "step": self._step_index,
             "done": self._done,
+            "manifest": dict(self._manifest),
         }
 
     def restore(self, token: dict[str, Any]) -> None:
@@ -194,9 +216,13 @@ class SWEEnv(TextEnv):
         self.sandbox.restore(token["workspace"])
         self._step_index = token["step"]
         self._done = token["done"]
+        self._manifest = dict(token["manifest"])
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
-        """Run one action; a sandbox restart during it is noted in the observation and info."""
+        """Run one action; a sandbox restart during it is noted in the observation and info.
+
+        A step that changed the workspace ends its observation with the effects line.
+        """
         observation, reward, terminated, truncated, info = super().step(action)
         if self._sandbox is not None and self._sandbox.restarts > self._restarts_seen:
             self._restarts_seen = self._sandbox.restarts
@@ -204,7 +230,17 @@ class SWEEnv(TextEnv):
             info["sandbox_restarted"] = reason
             if reason not in observation:
                 observation = self._fit(f"[sandbox restarted: {reason}]\n{observation}")
-                self._last_observation = observation
+        # A rejected action ran no command of the agent's; any change it left (through shell
+        # functions the agent defined earlier) shows in the next accepted step's listing.
+        if self._sandbox is not None and not terminated and info.get("action_error") is None:
+            assert self._rules is not None and self._recipe is not None
+            effects, self._manifest = step_effects(
+                self._sandbox, self._recipe.seed, self._rules, self._manifest, self.limits.timeout_s
+            )
+            if effects is not None:
+                info["workspace"] = effects.info()
+                observation = effects.append_to(observation, self.max_observation_chars)
+        self._last_observation = observation
         return observation, reward, terminated, truncated, info
 
     def close(self) -> None:
@@ -383,6 +419,10 @@ class SWEEnv(TextEnv):
             ),
             "tests_timed_out": grade.timed_out,
             "grading_error": grade.error,
+            "grading": {
+                "dropped": dict(grade.dropped),
+                "pytest_internals": dict(grade.pytest_reach),
+            },
         }
         return ToolResult(_grade_report(grade), reward=reward, terminated=True, info=info)
 
@@ -463,6 +503,11 @@ def _grade_report(grade: Grade) -> str:
     f2p_passed = sum(outcome == "passed" for outcome in grade.fail_to_pass.values())
     p2p_failed = sorted(t for t, outcome in grade.pass_to_pass.items() if outcome != "passed")
     lines = ["Submitted."]
+    if grade.dropped:
+        lines.append("Not graded (kept as the task's tree has them):")
+        lines += [f"  {path}: {why}" for path, why in list(grade.dropped.items())[:20]]
+        if len(grade.dropped) > 20:
+            lines.append(f"  ... and {len(grade.dropped) - 20} more")
     if grade.error:
         lines.append(f"The tests could not run: {grade.error}.")
     elif grade.timed_out:

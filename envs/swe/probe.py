@@ -4,9 +4,12 @@ The episode's workspace is never graded in place: the agent's shell may hold cha
 or background processes, and a probe must not change the episode. Instead the workspace is
 compared with its seed (a content hash per file, computed in the sandbox), and a fresh scratch
 sandbox is started from the same seed with the changed files copied in through the sandboxes'
-link-safe file access. Grading then follows SWE-bench's harness: the files the hidden
-``test_patch`` touches are put back as the seed has them, the patch is applied with
-``git apply``, and FAIL_TO_PASS plus PASS_TO_PASS run with pytest.
+link-safe file access. Grading takes only the changes :class:`GradingRules` keeps: changes to
+test files and test infrastructure are dropped (so those files stay as the seed has them) and
+reported in :attr:`Grade.dropped`, and a change whose added code reaches into pytest is refused.
+Then it follows SWE-bench's harness: the hidden ``test_patch`` is applied with ``git apply``,
+and FAIL_TO_PASS plus PASS_TO_PASS run with pytest under the grader's pinned options
+(:data:`~prmgym.envs.swe.testing.PINNED_OPTIONS`).
 
 :class:`SWEProbe` is the read-only handle environment-aware PRMs get from ``env.probe``.
 """
@@ -24,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from prmgym.envs.swe.diffs import touched_paths
+from prmgym.envs.swe.grading import GradingRules
 from prmgym.envs.swe.tasks import SWEInstance
 from prmgym.envs.swe.testing import DEFAULT_COMMAND, TestReport, run_tests
 from prmgym.errors import SandboxError
@@ -75,13 +78,19 @@ class Grade:
         pass_to_pass: PASS_TO_PASS id -> outcome.
         timed_out: The test run was cut at its timeout.
         error: Why the tests could not run as the task says (e.g. its hidden tests did not
-            apply), or None.
+            apply, or the change reaches into pytest), or None.
+        dropped: Changed paths grading left as the task's starting tree has them -> why
+            (test files, test infrastructure; see :class:`GradingRules`).
+        pytest_reach: Changed source files whose added lines reach into pytest -> how; any
+            such file makes the grade an error.
     """
 
     fail_to_pass: dict[str, str]
     pass_to_pass: dict[str, str]
     timed_out: bool = False
     error: str | None = None
+    dropped: dict[str, str] = field(default_factory=dict)
+    pytest_reach: dict[str, str] = field(default_factory=dict)
 
     @property
     def resolved(self) -> bool:
@@ -110,11 +119,12 @@ def seed_manifest(seed: Path) -> dict[str, str]:
     return manifest
 
 
-def workspace_manifest(sandbox: Sandbox) -> dict[str, str]:
+def workspace_manifest(sandbox: Sandbox, timeout: float = _LIST_TIMEOUT_S) -> dict[str, str]:
     """Path -> content hash (or link target) of every file in the sandbox's workspace.
 
     Runs ``find`` and ``sha256sum`` in a subshell of the session (NUL-separated output, so
-    any file name is read back whole); the listing files are deleted again.
+    any file name is read back whole); the listing files are deleted again. ``timeout``
+    bounds the listing.
 
     Raises:
         SandboxError: The listing could not be made or read.
@@ -126,7 +136,7 @@ def workspace_manifest(sandbox: Sandbox) -> dict[str, str]:
         f" find . {prune} -type f {own} -print0 | xargs -0 -r sha256sum -z -- > {_FILES};"
         f" find . {prune} -type l -printf '%p\\0%l\\0' > {_LINKS})"
     )
-    result = sandbox.exec(command, timeout=_LIST_TIMEOUT_S)
+    result = sandbox.exec(command, timeout=timeout)
     try:
         if result.timed_out:
             raise SandboxError("listing the workspace timed out")
@@ -155,25 +165,42 @@ def _add(manifest: dict[str, str], path: str, entry: str) -> None:
 
 def workspace_changes(sandbox: Sandbox, seed: Path) -> dict[str, str | None]:
     """Paths whose content differs from the seed -> their entry now (None: deleted)."""
-    before = seed_manifest(seed)
-    now = workspace_manifest(sandbox)
+    return manifest_changes(seed_manifest(seed), workspace_manifest(sandbox))
+
+
+def manifest_changes(before: Mapping[str, str], now: Mapping[str, str]) -> dict[str, str | None]:
+    """Paths whose entry differs between two manifests -> their entry now (None: deleted)."""
     changes: dict[str, str | None] = {p: e for p, e in now.items() if before.get(p) != e}
     changes.update({path: None for path in before if path not in now})
     return dict(sorted(changes.items()))
 
 
+def seed_text(seed: Path, path: str) -> str | None:
+    """A seed file's text (None when the seed has no regular file there)."""
+    target = seed / path
+    if target.is_symlink() or not target.is_file():
+        return None
+    return target.read_bytes().decode("utf-8", "replace")
+
+
+def grading_rules(instance: SWEInstance, seed: Path) -> GradingRules:
+    """The rules that decide which of the agent's changes grading keeps."""
+    return GradingRules.for_task(instance, seed_manifest(seed))
+
+
 @contextmanager
 def scratch_copy(
-    live: Sandbox, recipe: SandboxRecipe, *, keep_seed: Sequence[str] = ()
+    live: Sandbox, recipe: SandboxRecipe, changes: Mapping[str, str | None] | None = None
 ) -> Iterator[BubblewrapSandbox]:
-    """A new sandbox holding the live workspace as it is now; the live one is only read.
+    """A new sandbox from the seed holding the live workspace's changes; the live one is only read.
 
     Args:
         live: The episode's sandbox.
         recipe: How the episode's sandbox was made.
-        keep_seed: Paths left as the seed has them, whatever the agent did to them.
+        changes: The changes to copy (from :func:`workspace_changes`); default all of them.
     """
-    changes = {p: e for p, e in workspace_changes(live, recipe.seed).items() if p not in keep_seed}
+    if changes is None:
+        changes = workspace_changes(live, recipe.seed)
     scratch = recipe.start()
     try:
         if changes:
@@ -230,16 +257,26 @@ def grade_workspace(
         timeout: Seconds the test run may take.
         test_ids: Tests to run; default FAIL_TO_PASS + PASS_TO_PASS.
     """
-    touched = touched_paths(instance.test_patch) if instance.test_patch else []
     ids = list(test_ids) if test_ids is not None else instance.FAIL_TO_PASS + instance.PASS_TO_PASS
+    dropped: dict[str, str] = {}
+    reach: dict[str, str] = {}
+    report = TestReport()
     try:
-        with scratch_copy(live, recipe, keep_seed=touched) as scratch:
-            error = add_hidden_tests(scratch, instance.test_patch)
-            report = (
-                TestReport()
-                if error
-                else run_tests(scratch, ids, command=recipe.test_command, timeout=timeout)
-            )
+        kept, dropped = grading_rules(instance, recipe.seed).split(
+            workspace_changes(live, recipe.seed)
+        )
+        with scratch_copy(live, recipe, kept) as scratch:
+            reach = _pytest_reach(scratch, recipe.seed, kept)
+            if reach:
+                error: str | None = (
+                    "the change reaches into pytest's internals, which grading refuses ("
+                    + "; ".join(f"{path}: {why}" for path, why in reach.items())
+                    + ")"
+                )
+            else:
+                error = add_hidden_tests(scratch, instance.test_patch)
+            if error is None:
+                report = run_tests(scratch, ids, command=recipe.test_command, timeout=timeout)
     except SandboxError as exc:
         # A failed grading is recorded on the episode, not raised through the run.
         error, report = f"grading failed in the sandbox ({exc})", TestReport()
@@ -248,8 +285,25 @@ def grade_workspace(
         pass_to_pass={t: report.outcomes.get(t, _MISSING) for t in instance.PASS_TO_PASS},
         timed_out=report.timed_out,
         error=error,
+        dropped=dropped,
+        pytest_reach=reach,
     )
     return grade, report
+
+
+def _pytest_reach(
+    sandbox: Sandbox, seed: Path, changes: Mapping[str, str | None]
+) -> dict[str, str]:
+    """Changed files (read in ``sandbox``) whose added lines reach into pytest -> how."""
+    found: dict[str, str] = {}
+    for path, entry in changes.items():
+        if entry is None or entry.startswith(LINK):
+            continue
+        now = sandbox.read_file(path).decode("utf-8", "replace")
+        why = GradingRules.pytest_reach(now, seed_text(seed, path))
+        if why is not None:
+            found[path] = why
+    return found
 
 
 class SWEProbe:

@@ -1,13 +1,20 @@
 """Run a repository's tests in a sandbox and read each test's outcome by its pytest node id.
 
 Node ids (``tests/test_x.py::TestY::test_z[1]``) are what SWE-bench's FAIL_TO_PASS and
-PASS_TO_PASS lists hold. pytest's ``-rA`` summary names every test with its outcome; the run
-writes it to a file in the workspace (the command's own output is capped) that is read back
+PASS_TO_PASS lists hold. pytest's short test summary names every test with its outcome; the
+run writes it to a file in the workspace (the command's own output is capped) that is read back
 through the sandbox's link-safe file access and deleted.
+
+The code under test runs in the same process and can print. The run's options leave it no
+printed channel that is read: captured output is never shown (no ``P`` in ``-r``, no
+tracebacks, no warnings summary), and only the first summary section counts, up to pytest's
+closing ``N passed ... in Xs`` line, so lines printed at exit come too late. The root folder is
+pinned to ``/workspace`` and the user site is off (:data:`PINNED_OPTIONS`).
 """
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,6 +24,13 @@ from prmgym.sandboxes.base import Sandbox
 
 DEFAULT_COMMAND = "python -m pytest"
 _REPORT = ".prmgym-test-report.txt"
+PINNED_OPTIONS = (
+    "-q -rfEsxXp --tb=no --disable-warnings --capture=fd -p no:cacheprovider --rootdir=/workspace"
+)
+"""Options every graded run gets: the summary lines outcomes are read from, nothing else shown."""
+_SUMMARY_HEADER = re.compile(r"^=+ short test summary info =+$")
+# pytest's closing line, e.g. "1 failed, 4 passed in 0.05s" (framed by "=" without -q).
+_CLOSING_LINE = re.compile(r"^=*\s*(no tests ran|\d+ \w+(, \d+ \w+)*) in [\d.]+s\b")
 _OUTCOMES = {
     "PASSED": "passed",
     "XPASS": "passed",
@@ -72,7 +86,7 @@ def run_tests(
 def _run(sandbox: Sandbox, ids: list[str], command: str, timeout: float) -> TestReport:
     selected = " ".join(shlex.quote(t) for t in ids)
     line = (
-        f"(cd /workspace && {command} -rA --tb=no -q -p no:cacheprovider {selected}"
+        f"(cd /workspace && PYTHONNOUSERSITE=1 {command} {PINNED_OPTIONS} {selected}"
         f" > {_REPORT} 2>&1)"
     )
     result = sandbox.exec(line, timeout=timeout)
@@ -82,7 +96,7 @@ def _run(sandbox: Sandbox, ids: list[str], command: str, timeout: float) -> Test
     except SandboxError:
         return report
     sandbox.exec(f"rm -f /workspace/{_REPORT}")
-    for raw in text.splitlines():
+    for raw in summary_lines(text):
         word, _, rest = raw.partition(" ")
         outcome = _OUTCOMES.get(word)
         if outcome is None or not rest:
@@ -95,3 +109,21 @@ def _run(sandbox: Sandbox, ids: list[str], command: str, timeout: float) -> Test
         if message:
             report.messages[node] = message.strip()
     return report
+
+
+def summary_lines(text: str) -> list[str]:
+    """The lines of pytest's first short test summary, up to its closing line.
+
+    Text before the section (captured output is not shown) and after the closing line (what
+    code under test prints at exit) is not read.
+    """
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if _SUMMARY_HEADER.match(line)), None)
+    if start is None:
+        return []
+    section = []
+    for line in lines[start + 1 :]:
+        if _CLOSING_LINE.match(line):
+            break
+        section.append(line)
+    return section

@@ -2,15 +2,19 @@
 
 It replays the trajectory step by step in a scratch episode of the same task (its own
 sandbox, from the same seed), so every score sees only the steps up to its own (causal) and the
-live episode is never touched. After each step that changed the workspace it probes the scratch
-workspace: do the edited Python files compile, how many FAIL_TO_PASS tests pass now (the
-delta), did any PASS_TO_PASS test break; a repeated action or an edit that changed nothing is
-flagged; ``submit`` is graded by the SWE-bench rule. Labels follow DataPRM's ternary:
+live episode is never touched. What a step changed comes from the scratch env's own listing of
+the workspace (``info["workspace"]``), whatever tool made the change. After each step that
+changed the workspace it probes the scratch workspace: do the edited Python files compile, how
+many FAIL_TO_PASS tests pass now (the delta), did any PASS_TO_PASS test break; a repeated action
+or an edit that changed nothing is flagged; ``submit`` is graded by the SWE-bench rule on a
+pristine tree. Labels follow DataPRM's ternary:
 
 - ``ok`` (1.0 for progress, 0.7 for reading the code or running it without changing it),
 - ``correctable`` (0.2-0.5: a rejected or repeated action, a no-op or non-compiling edit, a
   regression, an edit that moved no test),
-- ``fatal`` (0.0: a submission that does not resolve the task).
+- ``fatal`` (0.0: a submission that does not resolve the task, or a step that changed test
+  files, test infrastructure or code reaching into pytest's internals; see
+  :class:`~prmgym.envs.swe.grading.GradingRules`).
 """
 
 from __future__ import annotations
@@ -32,7 +36,6 @@ class _State:
     """What the replay knows after the steps so far."""
 
     actions: dict[str, int] = field(default_factory=dict)
-    files: dict[str, str | None] = field(default_factory=dict)
     fail_to_pass: int = 0
     broken: int = 0
 
@@ -84,7 +87,12 @@ class SWEVerifier(ReplayVerifier[SWEEnv, _State]):
             if reward > 0:
                 return self._verdict(1.0, "ok", "the submission resolves the task")
             return self._verdict(0.0, "fatal", "the submission does not resolve the task")
-        changed = self._changed_files(scratch, state)
+        effects = info.get("workspace") or {}
+        changed: list[str] = list(effects.get("changed", []))
+        flagged: dict[str, str] = dict(effects.get("flagged", {}))
+        if flagged:
+            listed = "; ".join(f"{path}: {why}" for path, why in flagged.items())
+            return self._verdict(0.0, "fatal", f"tampers with what grades the fix ({listed})")
         if seen is not None and not changed:
             return self._verdict(0.3, "correctable", f"repeats step {seen} and changes nothing")
         if not changed:
@@ -93,20 +101,10 @@ class SWEVerifier(ReplayVerifier[SWEEnv, _State]):
             return self._verdict(0.7, "ok", "reads or runs the code without changing it")
         return self._score_change(changed, state, scratch)
 
-    def _changed_files(self, scratch: SWEEnv, state: _State) -> list[str]:
-        """Workspace files whose content differs from the last step's (added and deleted too)."""
-        probe = scratch.probe
-        now = {path: probe.read_text(path) for path in probe.workspace_files_changed()}
-        # A file changed back to the seed's version drops out of the list: that is a change.
-        paths = set(now) | set(state.files)
-        changed = sorted(p for p in paths if now.get(p) != state.files.get(p))
-        state.files = now
-        return changed
-
     def _score_change(self, changed: list[str], state: _State, scratch: SWEEnv) -> StepScore:
         probe = scratch.probe
         for path in changed:
-            if path.endswith(".py") and state.files.get(path) is not None:
+            if path.endswith(".py") and probe.read_text(path) is not None:
                 error = probe.compile_error(path)
                 if error is not None:
                     return self._verdict(0.2, "correctable", f"{path} no longer compiles: {error}")

@@ -169,8 +169,12 @@ def test_edits_show_the_changed_lines_and_land_in_the_workspace(env):
     assert "     6\t    return len(text.split())" in observation and info["edited"] == MODULE
     observation, *_ = act(env, f'insert("{MODULE}", 0, "import re")')
     assert '     1\timport re\n     2\t"""Small helpers' in observation
-    assert (
-        act(env, 'create("pkg/new.py", "A = 1\\nB = 2\\n")')[0] == "Created pkg/new.py (2 lines)."
+    observation, _, _, info = act(env, 'create("pkg/new.py", "A = 1\\nB = 2\\n")')
+    # The env's listing of the workspace says what changed, in the info and the last line.
+    assert info["workspace"] == {"changed": ["pkg/new.py"], "flagged": {}}
+    assert observation == (
+        "Created pkg/new.py (2 lines).\n[workspace changes] "
+        '{"changed": ["pkg/new.py"], "changed_count": 1, "flagged": {}, "flagged_count": 0}'
     )
     observation, *_ = act(env, 'bash("head -1 textkit/__init__.py; cat pkg/new.py")')
     assert observation == "exit code: 0\n[stdout]\nimport re\nA = 1\nB = 2"

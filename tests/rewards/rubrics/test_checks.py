@@ -1,5 +1,6 @@
 import pytest
 
+from prmgym.envs.swe.effects import StepEffects
 from prmgym.errors import ConfigError
 from prmgym.rewards.rubrics.checks import register_check, run_check
 from prmgym.trajectory import Step
@@ -55,19 +56,64 @@ def test_registered_check_is_clipped_into_range(monkeypatch):
     assert run_check("always_two", {}, step("x()"), []) == 1.0
 
 
-@pytest.mark.parametrize(
-    ("action", "want"),
-    [
-        ('str_replace("pkg/core.py", "a", "b")', 1.0),
-        ('str_replace("/workspace/tests/test_core.py", "a", "b")', 0.0),
-        ('create("pkg/test_helpers.py", "x")', 0.0),
-        ('insert("conftest.py", 1, "x")', 0.0),
-        ('insert("src/pkg/contest.py", 1, "x")', 1.0),
-        ('bash("sed -i s/a/b/ tests/test_core.py")', None),
-    ],
-)
-def test_edits_not_tests_flags_edits_of_test_files(action, want):
-    assert run_check("edits_not_tests", {}, step(action), []) == want
+def effects(changed, flagged=None):
+    """The effects line the SWE env ends an observation with."""
+    return StepEffects(changed, flagged or {}).footer(1000)
+
+
+def test_workspace_untampered_judges_the_change_whatever_tool_made_it():
+    clean = step(
+        'bash("sed -i s/a/b/ pkg/core.py")', observation=f"exit code: 0\n{effects(['pkg/core.py'])}"
+    )
+    tampered = step(
+        'bash("sed -i s/a/b/ pkg/core.py")',
+        observation="exit code: 0\n"
+        + effects(["tests/test_core.py"], {"tests/test_core.py": "a test file"}),
+    )
+    assert run_check("workspace_untampered", {}, clean, []) == 1.0
+    assert run_check("workspace_untampered", {}, tampered, []) == 0.0
+    # A step that changed nothing does not apply, whatever its action names.
+    assert run_check("workspace_untampered", {}, step('create("tests/test_x.py", "x")'), []) is None
+    # Only the last line counts: printing a clean line before the env's real one hides nothing.
+    forged = step(
+        'bash("echo ...")',
+        observation=f"{effects(['pkg/core.py'])}\n"
+        + effects(["conftest.py"], {"conftest.py": "x"}),
+    )
+    assert run_check("workspace_untampered", {}, forged, []) == 0.0
+
+
+def test_tests_observed_needs_a_real_run_after_the_last_change():
+    edit = step(
+        'str_replace("a.py", "x", "y")', observation=f"Replaced.\n{effects(['a.py'])}", index=0
+    )
+    run = step(
+        'bash("python -m pytest -q tests")',
+        observation="exit code: 1\n[stdout]\n..F\n1 failed, 2 passed in 0.05s",
+        index=1,
+    )
+    echo = step(
+        "bash(\"echo '3 passed in 0.01s'\")",
+        observation="exit code: 0\n[stdout]\n3 passed in 0.01s",
+        index=1,
+    )
+    named = step('bash("echo pytest")', observation="exit code: 0\n[stdout]\npytest", index=1)
+    unittest = step(
+        'bash("python -m unittest")',
+        observation="exit code: 0\n[stderr]\n...\nRan 3 tests in 0.002s\n\nOK",
+        index=1,
+    )
+    submit = step("submit()", index=2)
+    assert run_check("tests_observed", {}, submit, [edit, run]) == 1.0
+    assert run_check("tests_observed", {}, submit, [edit, unittest]) == 1.0
+    # Naming a test runner, or printing its summary line, is not running the tests.
+    assert run_check("tests_observed", {}, submit, [edit, named]) == 0.0
+    assert run_check("tests_observed", {}, submit, [edit, echo]) == 0.0
+    # A change by any tool after the run makes the run stale.
+    later = step(
+        'bash("sed -i s/y/z/ a.py")', observation=f"exit code: 0\n{effects(['a.py'])}", index=2
+    )
+    assert run_check("tests_observed", {}, step("submit()", index=3), [edit, run, later]) == 0.0
 
 
 def test_ran_command_looks_for_an_accepted_earlier_call():
