@@ -39,7 +39,6 @@ from typing import Any
 
 from prmgym.envs.actions import ActionError, ToolCall, bind_arguments
 from prmgym.envs.base import TextEnv, ToolResult
-from prmgym.envs.suites import task_file
 from prmgym.envs.swe import catalog, testenv
 from prmgym.envs.swe.effects import step_effects
 from prmgym.envs.swe.grading import GradingRules
@@ -51,14 +50,13 @@ from prmgym.envs.swe.probe import (
     grading_rules,
     seed_manifest,
 )
-from prmgym.envs.swe.tasks import SWEInstance
+from prmgym.envs.swe.tasks import SWEInstance, load_instances
 from prmgym.envs.swe.testing import DEFAULT_COMMAND
 from prmgym.envs.swe.workspace import workspace_seed
-from prmgym.errors import SandboxError, TaskError
-from prmgym.jsonl import location, read_json_objects
+from prmgym.errors import SandboxError
 from prmgym.sandboxes.base import ExecResult, SandboxLimits, workspace_relative
 from prmgym.sandboxes.bubblewrap import BubblewrapSandbox
-from prmgym.task import Task, validate_task
+from prmgym.task import Task
 
 TOOLS_HELP = """Tools (write exactly one call per turn; arguments are Python literals):
   bash("command")                    run a shell command in /workspace (cd and variables persist)
@@ -128,7 +126,7 @@ class SWEEnv(TextEnv):
         max_action_chars: int = 16000,
         render_mode: str | None = None,
     ):
-        instances = _load(tasks, tasks_file, split)
+        instances = load_instances(tasks, tasks_file, split)
         super().__init__(
             [instance.to_task() for instance in instances],
             max_observation_chars=max_observation_chars,
@@ -560,55 +558,3 @@ def _test_setup(instance: SWEInstance) -> tuple[dict[str, Any], str]:
         return settings, DEFAULT_COMMAND
     entry = catalog.entry_for(instance)
     return testenv.prepare(entry.environment).sandbox_kwargs(), entry.test_command
-
-
-def _load(
-    tasks: Sequence[Task | SWEInstance] | None, tasks_file: str | Path | None, split: str
-) -> list[SWEInstance]:
-    """The instances an env runs: given ones as they are, else a file's or the demo's split."""
-    if tasks is not None and tasks_file is not None:
-        raise ValueError("give tasks or tasks_file, not both")
-    if tasks is not None:
-        return [t if isinstance(t, SWEInstance) else _from_task(t) for t in tasks]
-    if tasks_file is not None:
-        instances = list(_read_file(task_file(tasks_file)))
-    else:
-        from prmgym.envs.swe.demo import demo_instances
-
-        instances = demo_instances()
-    chosen = [i for i in instances if split == "all" or i.split == split]
-    if not chosen:
-        splits = sorted({i.split for i in instances})
-        raise ValueError(f"no SWE tasks in split {split!r}; the splits are {splits} and 'all'")
-    return chosen
-
-
-def _from_task(task: Task) -> SWEInstance:
-    try:
-        return SWEInstance.from_task(task)
-    except ValueError as exc:
-        raise TaskError(f"task {task.id!r} is not an SWE task: {exc}") from None
-
-
-def _read_file(path: str | Path) -> list[SWEInstance]:
-    """SWE-bench records (with ``source``), or prmgym task records holding one."""
-    from pydantic import ValidationError
-
-    instances: list[SWEInstance] = []
-    seen: set[str] = set()
-    for lineno, record in read_json_objects(path, "SWE task"):
-        where = location(path, lineno)
-        try:
-            if "privileged" in record:
-                instance = _from_task(validate_task(record, where))
-            else:
-                instance = SWEInstance.model_validate(record)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(part) for part in first["loc"]) or "<record>"
-            raise TaskError(f"{where}: field '{field}': {first['msg']}") from None
-        if instance.instance_id in seen:
-            raise TaskError(f"{where}: duplicate instance_id {instance.instance_id!r}")
-        seen.add(instance.instance_id)
-        instances.append(instance)
-    return instances

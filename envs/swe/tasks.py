@@ -14,11 +14,16 @@ still passes.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from prmgym.task import Task
+from prmgym.envs.suites import task_file
+from prmgym.errors import TaskError
+from prmgym.jsonl import location, read_json_objects
+from prmgym.task import Task, validate_task
 
 FAMILY = "swe"
 
@@ -120,3 +125,56 @@ class SWEInstance(BaseModel):
         if record is None:
             raise ValueError(f"task {task.id!r} holds no SWE instance in privileged.instance")
         return cls.model_validate(record)
+
+
+def load_instances(
+    tasks: Sequence[Task | SWEInstance] | None, tasks_file: str | Path | None, split: str
+) -> list[SWEInstance]:
+    """The instances an env runs: given ones as they are, else a file's or the demo's split."""
+    if tasks is not None and tasks_file is not None:
+        raise ValueError("give tasks or tasks_file, not both")
+    if tasks is not None:
+        return [t if isinstance(t, SWEInstance) else instance_from_task(t) for t in tasks]
+    if tasks_file is not None:
+        instances = list(read_task_file(task_file(tasks_file)))
+    else:
+        from prmgym.envs.swe.demo import demo_instances
+
+        instances = demo_instances()
+    chosen = [i for i in instances if split == "all" or i.split == split]
+    if not chosen:
+        splits = sorted({i.split for i in instances})
+        raise ValueError(f"no SWE tasks in split {split!r}; the splits are {splits} and 'all'")
+    return chosen
+
+
+def instance_from_task(task: Task) -> SWEInstance:
+    """The SWE instance a prmgym task holds; a TaskError names the task if it holds none."""
+    try:
+        return SWEInstance.from_task(task)
+    except ValueError as exc:
+        raise TaskError(f"task {task.id!r} is not an SWE task: {exc}") from None
+
+
+def read_task_file(path: str | Path) -> list[SWEInstance]:
+    """SWE-bench records (with ``source``), or prmgym task records holding one."""
+    from pydantic import ValidationError
+
+    instances: list[SWEInstance] = []
+    seen: set[str] = set()
+    for lineno, record in read_json_objects(path, "SWE task"):
+        where = location(path, lineno)
+        try:
+            if "privileged" in record:
+                instance = instance_from_task(validate_task(record, where))
+            else:
+                instance = SWEInstance.model_validate(record)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(part) for part in first["loc"]) or "<record>"
+            raise TaskError(f"{where}: field '{field}': {first['msg']}") from None
+        if instance.instance_id in seen:
+            raise TaskError(f"{where}: duplicate instance_id {instance.instance_id!r}")
+        seen.add(instance.instance_id)
+        instances.append(instance)
+    return instances
