@@ -110,8 +110,39 @@ def run_episodes(
     if search is not None:
         search.check(policy)
     stepper = ThreadPoolExecutor(step_workers) if step_workers > 1 else None
+    slots: list[_Slot] = []
+    try:
+        for _ in range(max(1, min(batch_size, len(task_ids)))):
+            slots.append(_Slot(make_env()))
+        results = _run(slots, make_env, task_ids, policy, scorers, seed, on_done, search, stepper)
+    except BaseException:
+        # Interrupted (Ctrl-C, SIGTERM) or broken: the envs still go, with their sandboxes and
+        # temp folders; a close that fails must not hide why the run stopped.
+        if stepper is not None:
+            stepper.shutdown(cancel_futures=True)
+        for slot in slots:
+            close_quietly(slot.env)
+        raise
+    if stepper is not None:
+        stepper.shutdown()
+    for slot in slots:
+        slot.env.close()
+    return [results[i] for i in sorted(results)]
+
+
+def _run(
+    slots: list[_Slot],
+    make_env: Callable[[], gymnasium.Env[str, str]],
+    task_ids: Sequence[str],
+    policy: Policy,
+    scorers: Sequence[ProcessRewardModel],
+    seed: int,
+    on_done: ProgressCallback | None,
+    search: StepPruning | None,
+    stepper: ThreadPoolExecutor | None,
+) -> dict[int, Trajectory]:
+    """``run_episodes``' loop over ``slots``; returns the trajectories by task position."""
     queue = deque(enumerate(task_ids))
-    slots = [_Slot(make_env()) for _ in range(max(1, min(batch_size, len(task_ids))))]
     family = getattr(slots[0].env.unwrapped, "family", "text")
     results: dict[int, Trajectory] = {}
 
@@ -191,11 +222,7 @@ def run_episodes(
                     continue
             still_live.append(slot)
         live = still_live
-    if stepper is not None:
-        stepper.shutdown()
-    for slot in slots:
-        slot.env.close()
-    return [results[i] for i in sorted(results)]
+    return results
 
 
 def _step(pair: tuple[gymnasium.Env[str, str], str]) -> Any:
@@ -224,11 +251,16 @@ def restart_env(
     env: gymnasium.Env[str, str], make_env: Callable[[], gymnasium.Env[str, str]]
 ) -> gymnasium.Env[str, str]:
     """A fresh env in place of one that crashed (closing the old one may fail too)."""
+    close_quietly(env)
+    return make_env()
+
+
+def close_quietly(env: gymnasium.Env[str, str]) -> None:
+    """Close ``env``, ignoring a failure: it is broken, or the run is already failing."""
     try:
         env.close()
-    except Exception:  # noqa: BLE001, S110 - the old env is already broken
+    except Exception:  # noqa: BLE001, S110 - nothing more can be done for this env
         pass
-    return make_env()
 
 
 def _account(accounting: Accounting, decision: Decision) -> None:

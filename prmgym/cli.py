@@ -11,6 +11,8 @@ from prmgym import cli_rubrics, cli_swe, cli_training
 from prmgym.cli_output import console as _console
 from prmgym.cli_output import fail as _fail
 from prmgym.cli_output import progress as _progress
+from prmgym.cli_output import shown as _shown
+from prmgym.cli_output import user_errors as _user_errors
 
 app = typer.Typer(
     name="prmgym",
@@ -118,36 +120,48 @@ def run(
 
     from prmgym.agents.evaluation import judge_factory
     from prmgym.agents.policies import EpisodeView, make_policy
+    from prmgym.errors import ConfigError
     from prmgym.registry import env_info
     from prmgym.rewards.registry import make_scorer
     from prmgym.rewards.wrapper import ProcessReward
 
     console = _console()
-    scorer = make_scorer(prm, family=env_info(env_id).family, judge=judge_factory(judge))
-    env = ProcessReward(gymnasium.make(env_id, split=split), scorer)
-    options = {"task_id": task_id} if task_id else None
-    observation, _ = env.reset(seed=seed, options=options)
-    policy = make_policy(agent, seed=seed)
+    with _user_errors():
+        scorer = make_scorer(prm, family=env_info(env_id).family, judge=judge_factory(judge))
+        options = {"task_id": task_id} if task_id else None
+        try:
+            env = ProcessReward(gymnasium.make(env_id, split=split), scorer)
+            observation, _ = env.reset(seed=seed, options=options)
+        except ValueError as exc:  # the env's word on a split or task id that does not exist
+            raise ConfigError(str(exc)) from None
+        policy = make_policy(agent, seed=seed)
     view = EpisodeView(
         task=env.unwrapped.task, family=env.unwrapped.family, observations=[observation], seed=seed
     )
-    console.rule(f"{env_id} · {view.task.id} · agent {agent}")
-    console.print(observation, markup=False)
+    # Agent and env text is printed escaped: it may hold terminal escapes or rich markup.
+    console.rule(_shown(f"{env_id} · {view.task.id} · agent {agent}"))
+    console.print(_shown(observation), highlight=False)
     reward, done = 0.0, False
-    while not done:
-        action = policy.act([view])[0].action
-        observation, reward, terminated, truncated, info = env.step(action)
-        score = info["prm"]
-        colour = "green" if score["value"] >= 0.75 else "yellow" if score["value"] >= 0.4 else "red"
-        console.print(
-            f"[bold]step {score['step']}[/bold] {action!s}  "
-            f"[{colour}]PRM {score['value']:.2f} {score['label']}[/{colour}]",
-            highlight=False,
-        )
-        console.print(observation, markup=False, style="dim")
-        view.observations.append(observation)
-        view.actions.append(action)
-        done = terminated or truncated
+    try:
+        while not done:
+            action = policy.act([view])[0].action
+            observation, reward, terminated, truncated, info = env.step(action)
+            score = info["prm"]
+            value = score["value"]
+            colour = "green" if value >= 0.75 else "yellow" if value >= 0.4 else "red"
+            console.print(
+                f"[bold]step {score['step']}[/bold] {_shown(action)}  "
+                f"[{colour}]PRM {value:.2f} {_shown(score['label'])}[/{colour}]",
+                highlight=False,
+            )
+            console.print(_shown(observation), style="dim", highlight=False)
+            view.observations.append(observation)
+            view.actions.append(action)
+            done = terminated or truncated
+    except Exception as exc:  # noqa: BLE001 - one line, as eval records a broken episode
+        _fail(f"episode broke: {exc!r}", code=1)
+    finally:
+        env.close()
     console.rule(f"reward {reward:.2f}")
 
 
@@ -165,7 +179,7 @@ def eval_(
         ),
     ] = ["smollm2"],  # noqa: B006 - typer reads list defaults; never mutated
     episodes: Annotated[
-        int | None, typer.Option(help="Episodes per agent; default: the suite's count.")
+        int | None, typer.Option(min=1, help="Episodes per agent; default: the suite's count.")
     ] = None,
     prm: Annotated[
         list[str] | None,
@@ -199,34 +213,45 @@ def eval_(
     ] = None,
     name: Annotated[str | None, typer.Option(help="Run name; default eval-SUITE-TIME.")] = None,
     runs_dir: Annotated[Path, typer.Option(help="Where run directories go.")] = Path("runs"),
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Continue the run --name (stopped by Ctrl-C, SIGTERM or a crash): run only the"
+            " episodes its trajectories.jsonl lacks, with the same seeds. Give the options it was"
+            " started with; other ones are an error."
+        ),
+    ] = False,
     seed: Annotated[int, typer.Option(help="Base seed for resets and sampling.")] = 0,
     batch_size: Annotated[
-        int, typer.Option(help="Live episodes at once; LLM generation is batched across them.")
+        int,
+        typer.Option(min=1, help="Live episodes at once; LLM generation is batched across them."),
     ] = 8,
-    temperature: Annotated[float, typer.Option(help="LLM sampling temperature; 0 = greedy.")] = 0.0,
+    temperature: Annotated[
+        float, typer.Option(min=0.0, help="LLM sampling temperature; 0 = greedy.")
+    ] = 0.0,
 ) -> None:
     """Evaluate agents on a suite; writes runs/NAME/ (config, trajectories, metrics, report).
 
     Each agent runs under each --search method: one results row per pair, e.g.
     `--agent noisy-oracle:0.5 --search none --search prune:k=4 --search bon:n=4`.
+    Episodes are appended to trajectories.jsonl as they finish; Ctrl-C or SIGTERM writes the
+    metrics and report of those that finished (--resume runs the rest).
     """
     from rich.table import Table
 
-    from prmgym.agents.evaluation import evaluate
-    from prmgym.errors import PrmgymError
+    from prmgym.agents.evaluation import EvaluationInterrupted, evaluate
+    from prmgym.runs import Stopped, stop_on_signals
     from prmgym.suites import load_suite
 
     agents = _split(agent)
     scorers = _split(prm) if prm else None
     console = _console()
-    try:
+    with _user_errors():
         loaded = load_suite(suite)
-    except PrmgymError as exc:
-        _fail(str(exc))
-    with _progress(console) as bar:
+    with _progress(console) as bar, _user_errors(), stop_on_signals():
 
         def progress(agent_name: str, total: int) -> Any:
-            task = bar.add_task(f"{agent_name} on {loaded.name}", total=total)
+            task = bar.add_task(f"{_shown(agent_name)} on {_shown(loaded.name)}", total=total)
             return lambda _trajectory: bar.advance(task)
 
         try:
@@ -242,11 +267,24 @@ def eval_(
                 temperature=temperature,
                 runs_dir=runs_dir,
                 name=name,
+                resume=resume,
                 progress=progress,
             )
-        except PrmgymError as exc:
-            _fail(str(exc))
-    table = Table(title=f"{loaded.name} v{loaded.version}")
+        except EvaluationInterrupted as stop:
+            bar.stop()
+            m = stop.metrics
+            console.print(
+                f"[yellow]interrupted:[/yellow] {m['finished_episodes']} of"
+                f" {m['planned_episodes']} episodes finished, written to"
+                f" [bold]{_shown(stop.run_dir)}[/bold]; finish with the same options and"
+                f" --resume --name {_shown(stop.run_dir.name)}",
+                highlight=False,
+            )
+            # 128 + the signal's number, as a shell reports a process the signal ended.
+            raise typer.Exit(128 + stop.signum) from None
+        except Stopped as stop:  # before any episode ran, or while writing the results
+            _fail(f"stopped by {stop}", code=128 + stop.signum)
+    table = Table(title=_shown(f"{loaded.name} v{loaded.version}"))
     # Method names wrap; the figures never do, so the table stays readable in 80 columns.
     table.add_column("method", overflow="fold")
     for column in ("episodes", "success [95% CI]", "F1", "steps", "errors"):
@@ -254,7 +292,7 @@ def eval_(
     # One column per scorer, so each mean stays readable in a narrow terminal.
     sources = list(dict.fromkeys(k for m in metrics["agents"].values() for k in m["mean_prm"]))
     for source in sources:
-        table.add_column(source, justify="right", overflow="fold")
+        table.add_column(_shown(source), justify="right", overflow="fold")
     compute = Table(title="compute per episode")
     compute.add_column("method", overflow="fold")
     for column in ("samples", "env steps", "PRM calls", "tokens", "seconds"):
@@ -263,7 +301,7 @@ def eval_(
         low, high = m["success_ci95"]
         broken = f" ({m['broken']} broken)" if m["broken"] else ""
         table.add_row(
-            agent_name,
+            _shown(agent_name),
             f"{m['episodes']}{broken}",
             f"{m['success_rate']:.1%} [{low:.2f}, {high:.2f}]",
             "-" if m["mean_f1"] is None else f"{m['mean_f1']:.3f}",
@@ -273,7 +311,7 @@ def eval_(
         )
         c = m["compute"]
         compute.add_row(
-            agent_name,
+            _shown(agent_name),
             f"{c['actions_sampled_per_episode']:.1f}",
             f"{c['env_steps_per_episode']:.1f}",
             f"{c['prm_calls_per_episode']:.1f}",
@@ -295,12 +333,14 @@ def eval_(
         for source, d in m["prm_disagreement"].items():
             auroc = "-" if d["auroc"] is None else f"{d['auroc']:.2f}"
             console.print(
-                f"{agent_name} · {source}: PRM high but failed {d['high_but_failed']},"
+                f"{_shown(agent_name)} · {_shown(source)}: PRM high but failed"
+                f" {d['high_but_failed']},"
                 f" low but solved {d['low_but_solved']}, agreement {d['agreement']:.0%},"
                 f" AUROC {auroc}",
                 highlight=False,
             )
-    console.print(f"run written to [bold]{run_dir}[/bold] (open {run_dir / 'report.html'})")
+    report = _shown(run_dir / "report.html")
+    console.print(f"run written to [bold]{_shown(run_dir)}[/bold] (open {report})")
 
 
 @app.command(name="eval-prm")
@@ -321,7 +361,7 @@ def eval_prm(
         typer.Option(help="Families whose first-error sets to build; default: every family."),
     ] = None,
     split: Annotated[str, typer.Option(help="Task split the sets are built from.")] = "test",
-    count: Annotated[int, typer.Option(help="Items per family (half correct).")] = 100,
+    count: Annotated[int, typer.Option(min=1, help="Items per family (half correct).")] = 100,
     processbench: Annotated[
         list[Path] | None,
         typer.Option(help="ProcessBench-format .json/.jsonl files to measure on as well."),
@@ -455,11 +495,11 @@ def eval_prm(
 @app.command(name="serve-search")
 def serve_search(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
     corpus: Annotated[
         Path | None, typer.Option(help="Corpus JSONL (id, title, text); default: CPython docs.")
     ] = None,
-    topk: Annotated[int, typer.Option(help="Default k when a request names none.")] = 3,
+    topk: Annotated[int, typer.Option(min=1, help="Default k when a request names none.")] = 3,
 ) -> None:
     """Serve the search index over HTTP with Search-R1's /retrieve schema."""
     import uvicorn

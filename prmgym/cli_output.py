@@ -1,10 +1,25 @@
-"""Console output shared by the ``prmgym`` commands."""
+"""Console output shared by the ``prmgym`` commands.
+
+Text from agents and envs is hostile: it may hold terminal escapes (which can move the cursor,
+rewrite the screen or retitle the window) and rich markup. :func:`shown` makes it print
+literally; :func:`user_errors` makes every command report the errors a user can fix the same
+way, as one line and exit status 2.
+"""
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import typer
+
+_KEPT = "\n\t"
+"""Control characters that are legitimate layout in printed text."""
+
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+"""Bidirectional overrides: they make printed text read differently from what it holds."""
 
 
 def console() -> Any:
@@ -14,10 +29,58 @@ def console() -> Any:
     return Console()
 
 
-def fail(message: str) -> NoReturn:
-    """Print ``message`` as an error and exit with status 2."""
-    console().print(f"[red]error:[/red] {message}")
-    raise typer.Exit(2)
+def printable(text: str) -> str:
+    r"""``text`` with control characters (ESC, CR, NUL, C1, bidi overrides) written as escapes.
+
+    Newlines and tabs are kept; everything else a terminal would act on instead of showing
+    becomes ``\x1b``-style text, so agent or env output cannot drive the terminal.
+    """
+    out = []
+    for char in text:
+        if char in _KEPT or not (unicodedata.category(char) == "Cc" or char in _BIDI):
+            out.append(char)
+        elif char == "\r":
+            out.append("\\r")
+        elif ord(char) <= 0xFF:
+            out.append(f"\\x{ord(char):02x}")
+        else:
+            out.append(f"\\u{ord(char):04x}")
+    return "".join(out)
+
+
+def shown(text: object) -> str:
+    """``text`` made safe to put inside a rich markup string.
+
+    Control characters are escaped (:func:`printable`) and markup such as ``[bold]`` or
+    ``[/]`` prints literally.
+    """
+    from rich.markup import escape
+
+    return escape(printable(str(text)))
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print ``message`` as a one-line error and exit with ``code`` (2: a usage error)."""
+    console().print(f"[red]error:[/red] {shown(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Report errors a user can fix as one line and exit 2, instead of a traceback.
+
+    Those are prmgym's own errors (a bad spec, config or task file) and the operating
+    system's (a folder that cannot be written, a file that cannot be read).
+    """
+    from prmgym.errors import PrmgymError
+
+    try:
+        yield
+    except PrmgymError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        fail(f"cannot use{where}: {exc.strerror or exc}")
 
 
 def progress(out: Any) -> Any:

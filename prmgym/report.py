@@ -11,7 +11,6 @@ import html
 import io
 from collections import defaultdict
 from collections.abc import Sequence
-from pathlib import Path
 from statistics import fmean
 from typing import Any
 
@@ -231,6 +230,20 @@ def _table(metrics: dict[str, Any]) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+def _interrupted(config: dict[str, Any], metrics: dict[str, Any]) -> str:
+    """A warning that the run stopped early, with how far it got and how to finish it."""
+    signal = metrics.get("interrupted")
+    if not signal:
+        return ""
+    name = html.escape(str(config.get("name", "NAME")))
+    return (
+        f"<p class=fail><b>Interrupted by {html.escape(str(signal))}:</b>"
+        f" {metrics.get('finished_episodes', '?')} of {metrics.get('planned_episodes', '?')}"
+        " episodes finished; the figures cover those only. <code>prmgym eval --resume --name"
+        f" {name}</code> with the same options runs the rest.</p>"
+    )
+
+
 def render_report(
     config: dict[str, Any], trajectories: Sequence[Trajectory], metrics: dict[str, Any]
 ) -> str:
@@ -251,20 +264,10 @@ def render_report(
     plots = "".join(_plots(trajectories, metrics))
     return (
         f"<!doctype html><html><head><meta charset=utf-8><title>{title}</title>"
-        f"<style>{_STYLE}</style></head><body><h1>{title}</h1>"
+        f"<style>{_STYLE}</style></head><body><h1>{title}</h1>{_interrupted(config, metrics)}"
         f"<p class=muted>suite {html.escape(str(config.get('suite', '')))} · "
         f"scorers {html.escape(', '.join(config.get('scorers', [])))}</p>"
         f"<h2>Results</h2>{_table(metrics)}<div class=plots>{plots}"
         f"</div><h2>Trajectories</h2><p class=muted>Steps are coloured by PRM score: red 0,"
         f" green 1.</p>{episodes}{note}</body></html>"
     )
-
-
-def write_report(
-    path: str | Path,
-    config: dict[str, Any],
-    trajectories: Sequence[Trajectory],
-    metrics: dict[str, Any],
-) -> None:
-    """Write :func:`render_report` to ``path``."""
-    Path(path).write_text(render_report(config, trajectories, metrics), encoding="utf-8")

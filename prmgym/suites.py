@@ -21,10 +21,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from prmgym.errors import ConfigError
+from prmgym.yaml_files import parse_yaml
 
 
 class Suite(BaseModel):
@@ -72,7 +72,7 @@ def load_suite(name_or_path: str) -> Suite:
             )
         text, source = files[name_or_path].read_text(encoding="utf-8"), name_or_path
     try:
-        return Suite.model_validate(yaml.safe_load(text))
+        return Suite.model_validate(parse_yaml(text, source))
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import yaml
 
 from prmgym.errors import ConfigError
+from prmgym.yaml_files import read_yaml
 
 T = TypeVar("T")
 
@@ -89,7 +90,12 @@ def apply_override(values: dict[str, Any], override: str) -> None:
         target = target[parent]
         if not isinstance(target, dict):
             raise ConfigError(f"override {override!r}: {parent} is not a section")
-    target[leaf] = yaml.safe_load(raw)
+    try:
+        target[leaf] = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        raise ConfigError(
+            f"override {override!r}: {raw!r} is not a YAML value; quote text, e.g. {key}='...'"
+        ) from None
 
 
 def load_dataclass(
@@ -108,15 +114,16 @@ def load_dataclass(
         example: A config file to point to when ``path`` is missing.
 
     Raises:
-        ConfigError: The file is missing or not a mapping, a key is unknown, or a value fails
-            validation; the message says which and how to fix it.
+        ConfigError: The file is missing, not YAML (the message names file and line), empty
+            or not a mapping, a key is unknown, or a value fails validation; the message says
+            which and how to fix it.
     """
     values: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"config file {path} not found; see {example}")
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        loaded = read_yaml(path)
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path} must hold a mapping of {cls.__name__} fields")
         values = loaded

@@ -1,10 +1,12 @@
+import json
+
 import pytest
 import yaml
 
-from prmgym.agents.evaluation import build_methods, evaluate, search_specs
+from prmgym.agents.evaluation import EvaluationInterrupted, build_methods, evaluate, search_specs
 from prmgym.errors import ConfigError
 from prmgym.suites import load_suite
-from prmgym.trajectory import load_trajectories
+from prmgym.trajectory import load_trajectories, save_trajectories
 
 AGENT = "noisy-oracle:0.5"
 ROWS = [AGENT, f"{AGENT} + prune:k=4", f"{AGENT} + bon:n=2"]
@@ -77,3 +79,56 @@ def test_row_keys():
     assert rows[0][2] is None and rows[1][2] is not None
     with pytest.raises(ConfigError, match="twice"):
         build_methods(["oracle"], ["none", "greedy"], family="search")
+
+
+def _interrupt_after(count):
+    """A progress callback that interrupts the run after ``count`` finished episodes."""
+    seen = []
+
+    def progress(_row, _total):
+        def done(trajectory):
+            seen.append(trajectory)
+            if len(seen) == count:
+                raise KeyboardInterrupt
+
+        return done
+
+    return progress
+
+
+def test_an_interrupted_run_keeps_what_finished_and_resume_runs_only_the_rest(tmp_path):
+    suite, rows = load_suite("search-lite"), ["none", "bon:n=2"]
+    kwargs = {"episodes": 5, "search": rows, "runs_dir": tmp_path, "name": "t", "batch_size": 2}
+    with pytest.raises(EvaluationInterrupted) as stopped:
+        evaluate(suite, ["random"], progress=_interrupt_after(3), **kwargs)
+    run_dir = stopped.value.run_dir
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["interrupted"] == "SIGINT" and metrics["finished_episodes"] == 3
+    assert list(metrics["agents"]) == ["random"]  # the best-of-2 row never started
+    assert "Interrupted by SIGINT" in (run_dir / "report.html").read_text()
+    kept = load_trajectories(run_dir / "trajectories.jsonl")
+    assert len(kept) == 3
+    # Mark the finished episodes: a resume that ran one again would lose its mark.
+    for trajectory in kept:
+        trajectory.metrics["kept"] = 1.0
+    save_trajectories(kept, run_dir / "trajectories.jsonl")
+    with pytest.raises(ConfigError, match="episodes: 5 there, 6 now"):
+        evaluate(suite, ["random"], resume=True, **{**kwargs, "episodes": 6})
+    seen = []
+    _, metrics = evaluate(suite, ["random"], resume=True, progress=lambda *_: seen.append, **kwargs)
+    assert metrics["interrupted"] is None and metrics["finished_episodes"] == 10
+    everything = load_trajectories(run_dir / "trajectories.jsonl")
+    assert len(seen) == len(everything) == 10
+    assert sum("kept" in t.metrics for t in everything) == 3
+    # Each planned episode once, at the seed an uninterrupted run would give it.
+    plain = [t for t in everything if t.agent == "random"]
+    assert [t.seed for t in plain] == list(range(5))
+    best = [t for t in everything if t.agent == "random + bon:n=2"]
+    assert [t.seed // 2 for t in best] == list(range(5))
+
+
+def test_zero_or_negative_episodes_are_refused(tmp_path):
+    for episodes in (0, -1):
+        with pytest.raises(ConfigError, match="episodes must be at least 1"):
+            evaluate(load_suite("search-lite"), ["oracle"], episodes=episodes, runs_dir=tmp_path)
+    assert not list(tmp_path.iterdir())

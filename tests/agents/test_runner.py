@@ -108,3 +108,35 @@ def test_episodes_hit_the_step_limit():
     (trajectory,) = run_episodes(make_env, ids, Stubborn())
     assert trajectory.truncated and not trajectory.success
     assert len(trajectory.steps) == env.spec.max_episode_steps
+
+
+def test_an_interrupt_closes_every_env_it_made(task_ids):
+    closed = []
+
+    class Tracked(gymnasium.Wrapper):
+        def close(self):
+            closed.append(self)
+            super().close()
+
+    made = []
+
+    def tracked():
+        made.append(Tracked(make_env()))
+        return made[-1]
+
+    class Interrupting:
+        name = "interrupting"
+
+        def __init__(self):
+            self.inner, self.calls = OraclePolicy(), 0
+
+        def act(self, episodes):
+            self.calls += 1
+            if self.calls == 3:
+                raise KeyboardInterrupt
+            return self.inner.act(episodes)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_episodes(tracked, task_ids[:8], Interrupting(), batch_size=4)
+    # Their sandboxes and temp folders go with them (Ctrl-C and SIGTERM alike).
+    assert len(made) == 4 and closed == made
