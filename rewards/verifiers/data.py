@@ -66,7 +66,7 @@ class DataVerifier(ReplayVerifier[DataEnv, _State]):
 
     name = "data-verifier"
 
-    def _scratch(self, trajectory: Trajectory, env: Any) -> tuple[DataEnv, _State]:
+    def _scratch_env(self, trajectory: Trajectory, env: Any) -> tuple[DataEnv, str]:
         live = getattr(env, "unwrapped", env)
         if not isinstance(live, DataEnv):
             raise ValueError(
@@ -80,9 +80,11 @@ class DataVerifier(ReplayVerifier[DataEnv, _State]):
             cell_timeout_s=live.cell_timeout_s,
             max_observation_chars=live.max_observation_chars,
         )
-        scratch.reset(options={"task_id": task.id})
+        return scratch, task.id
+
+    def _initial_state(self, scratch: DataEnv) -> _State:
         probe = scratch.probe
-        return scratch, _State(
+        return _State(
             frames=probe.frames(), shipped=probe.shipped_digests(), digests=probe.table_digests()
         )
 

@@ -28,8 +28,26 @@ class ReplayVerifier(ABC, Generic[E, S]):
     name: str
 
     @abstractmethod
+    def _scratch_env(self, trajectory: Trajectory, env: Any) -> tuple[E, str]:
+        """A scratch env like ``env`` holding the trajectory's task, not yet reset, and its id."""
+
+    @abstractmethod
+    def _initial_state(self, scratch: E) -> S:
+        """What the replay knows of the scratch episode just after its reset."""
+
     def _scratch(self, trajectory: Trajectory, env: Any) -> tuple[E, S]:
-        """A scratch episode of the trajectory's task, reset, and what the replay knows."""
+        """A scratch episode of the trajectory's task, reset, and what the replay knows.
+
+        A reset or first probe that fails closes the scratch env: its sandbox, browser context
+        and temp folders must not outlive a failed score.
+        """
+        scratch, task_id = self._scratch_env(trajectory, env)
+        try:
+            scratch.reset(options={"task_id": task_id})
+            return scratch, self._initial_state(scratch)
+        except BaseException:
+            scratch.close()
+            raise
 
     @abstractmethod
     def _score_step(self, step: Step, state: S, scratch: E, *, replay_errors: bool) -> StepScore:

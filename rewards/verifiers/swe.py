@@ -53,7 +53,7 @@ class SWEVerifier(ReplayVerifier[SWEEnv, _State]):
     def __init__(self, run_tests: bool = True):
         self.run_tests = run_tests
 
-    def _scratch(self, trajectory: Trajectory, env: Any) -> tuple[SWEEnv, _State]:
+    def _scratch_env(self, trajectory: Trajectory, env: Any) -> tuple[SWEEnv, str]:
         live = getattr(env, "unwrapped", env)
         if not isinstance(live, SWEEnv):
             raise ValueError(
@@ -65,8 +65,10 @@ class SWEVerifier(ReplayVerifier[SWEEnv, _State]):
         except ValueError as exc:
             raise ValueError(f"swe-verifier needs an SWE task: {exc}") from exc
         scratch = SWEEnv([instance], limits=live.limits, test_timeout_s=live.test_timeout_s)
-        scratch.reset(options={"task_id": instance.instance_id})
-        return scratch, _State()
+        return scratch, instance.instance_id
+
+    def _initial_state(self, scratch: SWEEnv) -> _State:
+        return _State()
 
     def _score_step(
         self, step: Step, state: _State, scratch: SWEEnv, *, replay_errors: bool = False

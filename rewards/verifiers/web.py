@@ -44,7 +44,7 @@ class WebVerifier(ReplayVerifier[WebEnv, _State]):
 
     name = "web-verifier"
 
-    def _scratch(self, trajectory: Trajectory, env: Any) -> tuple[WebEnv, _State]:
+    def _scratch_env(self, trajectory: Trajectory, env: Any) -> tuple[WebEnv, str]:
         live = getattr(env, "unwrapped", env)
         if not isinstance(live, WebEnv):
             raise ValueError(
@@ -52,10 +52,10 @@ class WebVerifier(ReplayVerifier[WebEnv, _State]):
                 " (score(trajectory, env=env))"
             )
         task = WebTask.from_task(trajectory.task)
-        scratch = WebEnv([task], browser=live.browser)
-        scratch.reset(options={"task_id": task.id})
-        state = _State(scratch.checklist(), scratch.page_text(), scratch.server.snapshot())
-        return scratch, state
+        return WebEnv([task], browser=live.browser), task.id
+
+    def _initial_state(self, scratch: WebEnv) -> _State:
+        return _State(scratch.checklist(), scratch.page_text(), scratch.server.snapshot())
 
     def _score_step(
         self, step: Step, state: _State, scratch: WebEnv, *, replay_errors: bool = False

@@ -1,10 +1,13 @@
 """The data verifier replays a trajectory in a scratch kernel and finds silent errors."""
 
+import tempfile
+
 import pytest
 
 from prmgym.envs.data.env import DataEnv
 from prmgym.envs.data.oracle import oracle_actions
 from prmgym.envs.data.tasks import DataTask
+from prmgym.errors import TaskError
 from prmgym.rewards.registry import make_scorer
 from prmgym.rewards.verifiers.data import DataVerifier
 from prmgym.trajectory import Trajectory
@@ -113,3 +116,22 @@ def test_the_verifier_alias_builds_it_and_it_needs_the_env(env):
     assert isinstance(scorer, DataVerifier)
     with pytest.raises(ValueError, match="environment-aware"):
         scorer.score(run(env, [LOAD]), env=None)
+
+
+def test_a_scratch_episode_that_cannot_start_leaves_no_temp_folder(tmp_path, monkeypatch):
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    (tables / "own.csv").write_text("x\n1\n2\n")
+    task = TASK.model_copy(update={"id": "t/own", "tables": ["own.csv"], "tables_dir": str(tables)})
+    live = DataEnv([task])
+    live.reset(options={"task_id": task.id})
+    trajectory = Trajectory(task=live.task, agent="scripted", seed=0)
+    trajectory.record('python("print(1)")', *live.step('python("print(1)")'))
+    live.close()
+    (tables / "own.csv").unlink()  # the scratch episode's reset now fails
+    scratch_tmp = tmp_path / "tmp"
+    scratch_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch_tmp))
+    with pytest.raises(TaskError, match="not found"):
+        DataVerifier().score(trajectory, env=live)
+    assert list(scratch_tmp.iterdir()) == []
