@@ -23,7 +23,7 @@ from typing import Any
 import gymnasium
 
 from prmgym.agents.policies.base import Decision, EpisodeView, Policy
-from prmgym.agents.runner import ProgressCallback, finish_episode, restart_env
+from prmgym.agents.runner import ProgressCallback, close_quietly, finish_episode, restart_env
 from prmgym.agents.search.branching import Branches, Checkpoint
 from prmgym.errors import ConfigError
 from prmgym.rewards.aggregation import StepAggregation, aggregate_steps
@@ -198,8 +198,7 @@ def run_beam_search(
     """
     method.check(policy)
     queue = deque(enumerate(task_ids))
-    envs = [make_env() for _ in range(max(1, min(batch_size, len(task_ids))))]
-    family = getattr(envs[0].unwrapped, "family", "text")
+    envs: list[gymnasium.Env[str, str]] = []
     results: dict[int, Trajectory] = {}
 
     def record(position: int, trajectory: Trajectory) -> None:
@@ -222,7 +221,10 @@ def run_beam_search(
             branches = Branches(raw, task_id, seed + position)
             root = branches.save([])
             view = EpisodeView(
-                task=raw.task, family=family, observations=[observation], seed=seed + position
+                task=raw.task,
+                family=getattr(raw, "family", "text"),
+                observations=[observation],
+                seed=seed + position,
             )
             trajectory = Trajectory(task=raw.task, agent=policy.name, seed=seed + position)
             spec = getattr(env, "spec", None)
@@ -242,37 +244,46 @@ def run_beam_search(
         else:
             record(search.position, _result(method, search, scorers))
 
-    live = [s for s in (start(env) for env in envs) if s is not None]
-    while live:
-        views = [beam.view for search in live for beam in search.beams]
-        try:
-            drafts = policy.sample(views, method.k)  # type: ignore[attr-defined]
-        except Exception as exc:  # noqa: BLE001 - a failed backend call breaks these tasks only
-            for search in live:
-                close(search, f"policy failed: {exc!r}")
-            live = [s for s in (start(search.env) for search in live) if s is not None]
-            continue
-        still_live = []
-        offset = 0
-        for search in live:
-            rows = drafts[offset : offset + len(search.beams)]
-            offset += len(search.beams)
-            env = search.env
+    try:
+        for _ in range(max(1, min(batch_size, len(task_ids)))):
+            envs.append(make_env())
+        live = [s for s in (start(env) for env in envs) if s is not None]
+        while live:
+            views = [beam.view for search in live for beam in search.beams]
             try:
-                _expand(method, search, rows)
-            except Exception as exc:  # noqa: BLE001 - a crashed env marks the task, not the run
-                close(search, f"env step failed: {exc!r}")
-                env = restart_env(env, make_env)
-                envs[envs.index(search.env)] = env
-            else:
-                if search.beams:
-                    still_live.append(search)
-                    continue
-                close(search)
-            following = start(env)
-            if following is not None:
-                still_live.append(following)
-        live = still_live
+                drafts = policy.sample(views, method.k)  # type: ignore[attr-defined]
+            except Exception as exc:  # noqa: BLE001 - a failed backend call breaks these tasks only
+                for search in live:
+                    close(search, f"policy failed: {exc!r}")
+                live = [s for s in (start(search.env) for search in live) if s is not None]
+                continue
+            still_live = []
+            offset = 0
+            for search in live:
+                rows = drafts[offset : offset + len(search.beams)]
+                offset += len(search.beams)
+                env = search.env
+                try:
+                    _expand(method, search, rows)
+                except Exception as exc:  # noqa: BLE001 - a crashed env marks the task, not the run
+                    close(search, f"env step failed: {exc!r}")
+                    env = restart_env(env, make_env)
+                    envs[envs.index(search.env)] = env
+                else:
+                    if search.beams:
+                        still_live.append(search)
+                        continue
+                    close(search)
+                following = start(env)
+                if following is not None:
+                    still_live.append(following)
+            live = still_live
+    except BaseException:
+        # Interrupted (Ctrl-C, SIGTERM) or broken: the envs still go, with their sandboxes
+        # and temp folders.
+        for env in envs:
+            close_quietly(env)
+        raise
     for env in envs:
         env.close()
     return [results[i] for i in sorted(results)]

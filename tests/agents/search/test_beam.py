@@ -133,3 +133,36 @@ def test_beam_search_drives_an_llm_policy_and_counts_its_tokens(tiny_model_dir):
         assert trajectory.accounting.actions_sampled == 6
         assert 6 <= trajectory.accounting.completion_tokens <= 6 * 6
         assert trajectory.accounting.prompt_tokens > 0
+
+
+def test_an_interrupt_closes_every_env_the_search_made(task_ids):
+    closed, made = [], []
+
+    class Tracked(gymnasium.Wrapper):
+        def close(self):
+            closed.append(self)
+            super().close()
+
+    def tracked():
+        made.append(Tracked(make_env()))
+        return made[-1]
+
+    class Interrupting(NoisyOraclePolicy):
+        calls = 0
+
+        def sample(self, episodes, n):
+            Interrupting.calls += 1
+            if Interrupting.calls == 2:
+                raise KeyboardInterrupt
+            return super().sample(episodes, n)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_beam_search(
+            tracked,
+            task_ids[:6],
+            Interrupting(1.0),
+            BeamSearch(SearchVerifier(), 2, 2),
+            batch_size=3,
+        )
+    # Their sandboxes and temp folders go with them (Ctrl-C and SIGTERM alike).
+    assert len(made) == 3 and closed == made
