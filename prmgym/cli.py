@@ -113,7 +113,7 @@ def run(
         str, typer.Option(help="Scorer that scores each step (see `prmgym eval --help`).")
     ] = "verifier",
     judge: JudgeOption = "smollm2",
-    seed: Annotated[int, typer.Option(help="Reset and sampling seed.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Reset and sampling seed.")] = 0,
 ) -> None:
     """Run one episode and print every step with its PRM score as it happens."""
     import gymnasium
@@ -221,7 +221,7 @@ def eval_(
             " started with; other ones are an error."
         ),
     ] = False,
-    seed: Annotated[int, typer.Option(help="Base seed for resets and sampling.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Base seed for resets and sampling.")] = 0,
     batch_size: Annotated[
         int,
         typer.Option(min=1, help="Live episodes at once; LLM generation is batched across them."),
@@ -374,9 +374,12 @@ def eval_prm(
         ),
     ] = None,
     threshold: Annotated[
-        float, typer.Option(help="A step scoring below this is predicted to be the error.")
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="A step scoring below this is predicted to be the error."
+        ),
     ] = 0.5,
-    seed: Annotated[int, typer.Option(help="Seed of task order and perturbations.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of task order and perturbations.")] = 0,
     output: Annotated[
         Path | None, typer.Option(help="Write every figure as JSON here, for plots.")
     ] = None,
@@ -395,7 +398,7 @@ def eval_prm(
     from rich.table import Table
 
     from prmgym.agents.evaluation import judge_factory
-    from prmgym.errors import PrmgymError
+    from prmgym.errors import ConfigError
     from prmgym.registry import registered_envs
     from prmgym.rewards.evaluation.best_of_n import best_of_n as run_best_of_n
     from prmgym.rewards.evaluation.first_error import (
@@ -406,6 +409,7 @@ def eval_prm(
     from prmgym.rewards.evaluation.harness import evaluate_first_error, report_table
     from prmgym.rewards.evaluation.processbench import load_processbench
     from prmgym.rewards.registry import RUBRIC_VIEWS, make_scorer
+    from prmgym.runs import writable_dir
     from prmgym.trajectory import load_trajectories
 
     console = _console()
@@ -416,14 +420,29 @@ def eval_prm(
     families = _split(family) if family else sorted(f for f in envs if f in PERTURBERS)
     results: dict[str, Any] = {"threshold": threshold, "first_error": {}, "best_of_n": {}}
     f1_rows: list[tuple[str, str, Any]] = []
-    try:
+    with _user_errors():
         unknown = [f for f in families if f not in envs]
         if unknown:
-            raise PrmgymError(f"no env of family {unknown}; families: {', '.join(sorted(envs))}")
+            raise ConfigError(f"no env of family {unknown}; families: {', '.join(sorted(envs))}")
+        if output is not None:  # checked now, not after every PRM was measured
+            if output.is_dir():
+                raise ConfigError(f"--output {output} is a folder; name a file in it to write")
+            writable_dir(output.parent)
+        trajectories = None
+        if best_of_n is not None:  # read now, not after every first-error set was measured
+            try:
+                trajectories = load_trajectories(best_of_n)
+            except ValueError:  # pydantic's ValidationError: a line that is not a trajectory
+                raise ConfigError(
+                    f"{best_of_n} is not a trajectories file written by `prmgym eval`"
+                ) from None
         sets = {}
         with console.status("building first-error sets"):
             for fam in families:
-                sets[fam] = build_first_error_set(envs[fam], split, count, seed)
+                try:
+                    sets[fam] = build_first_error_set(envs[fam], split, count, seed)
+                except ValueError as exc:  # the env's word on a split that does not exist
+                    raise ConfigError(str(exc)) from None
         for path in processbench or []:
             sets[f"processbench:{path.name}"] = load_processbench(path)
         for set_name, items in sets.items():
@@ -453,8 +472,7 @@ def eval_prm(
                 console.print(report_table(report))
                 results["first_error"].setdefault(set_name, {})[spec] = asdict(report)
                 f1_rows.append((set_name, spec, report))
-        if best_of_n is not None:
-            trajectories = load_trajectories(best_of_n)
+        if trajectories is not None:
             fam = trajectories[0].task.family if trajectories else None
             with LiveEnvs(envs.get(fam or ""), {"split": "all"}) as live:
                 for spec in specs:
@@ -467,8 +485,6 @@ def eval_prm(
                         f" {bon.oracle_success:.1%} over {bon.groups} tasks",
                         highlight=False,
                     )
-    except PrmgymError as exc:
-        _fail(str(exc))
     summary = Table(title=f"First-error F1 per family (threshold {threshold})")
     columns = ("set", "PRM", "acc erroneous", "acc correct", "F1", "best F1 @ threshold")
     for column in (*columns, "s / item", "judge prompts / item"):
@@ -487,8 +503,8 @@ def eval_prm(
         )
     console.print(summary)
     if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(json.dumps(results, indent=2, default=str))
+        with _user_errors():
+            output.write_text(json.dumps(results, indent=2, default=str))
         console.print(f"figures written to [bold]{output}[/bold]")
 
 
@@ -506,7 +522,9 @@ def serve_search(
 
     from prmgym.envs.search.server import create_app
 
-    uvicorn.run(create_app(corpus, default_topk=topk), host=host, port=port, log_level="info")
+    with _user_errors():
+        served = create_app(corpus, default_topk=topk)
+    uvicorn.run(served, host=host, port=port, log_level="info")
 
 
 app.command(name="train-prm")(cli_training.train_prm)

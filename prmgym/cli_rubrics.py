@@ -14,6 +14,7 @@ import typer
 from prmgym.cli_output import console as _console
 from prmgym.cli_output import fail as _fail
 from prmgym.cli_output import progress as _progress
+from prmgym.cli_output import user_errors as _user_errors
 
 if TYPE_CHECKING:
     from prmgym.rewards.judges.base import Judge
@@ -102,7 +103,6 @@ def generate(
     2602.05125). The rubric it writes is scored with
     `prmgym eval --prm rubric.yaml`; provenance sits in its comments.
     """
-    from prmgym.errors import PrmgymError
     from prmgym.rewards.rubrics.generation import (
         NO_PAIRS_HINT,
         RubricGenerationConfig,
@@ -110,6 +110,7 @@ def generate(
         parse_proposals,
         write_rubric,
     )
+    from prmgym.runs import writable_dir
     from prmgym.trajectory import load_trajectories
 
     path = run_dir / "trajectories.jsonl" if run_dir.is_dir() else run_dir
@@ -117,8 +118,8 @@ def generate(
         _fail(f"{path} not found; pass a run directory written by `prmgym eval`")
     try:
         trajectories = load_trajectories(path)
-    except ValueError as exc:  # pydantic's ValidationError: a line that is not a trajectory
-        _fail(f"{path} is not a trajectories file written by `prmgym eval`: {exc}")
+    except ValueError:  # pydantic's ValidationError: a line that is not a trajectory
+        _fail(f"{path} is not a trajectories file written by `prmgym eval`")
     if not trajectories:
         _fail(f"{path} holds no trajectories: {NO_PAIRS_HINT}")
     candidates = None
@@ -129,7 +130,8 @@ def generate(
         if not candidates:
             _fail(f"{proposals} holds no `HARD: ...` or `PRINCIPLE: ...` line of 3 words or more")
     console = _console()
-    try:
+    with _user_errors():
+        writable_dir(output.parent)  # checked before the model proposes and judges
         config = RubricGenerationConfig(
             min_agreement=min_agreement, max_criteria=max_criteria, max_pairs=max_pairs
         )
@@ -151,8 +153,6 @@ def generate(
                 proposals=candidates,
             )
         write_rubric(rubric, report, output, source=str(run_dir))
-    except PrmgymError as exc:
-        _fail(str(exc))
     console.print(
         f"{len(rubric.criteria)} of {report.proposed} proposed criteria kept from"
         f" {len(report.pairs)} pairs; rubric written to [bold]{output}[/bold]"

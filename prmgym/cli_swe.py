@@ -13,6 +13,7 @@ import typer
 from prmgym.cli_output import console as _console
 from prmgym.cli_output import fail as _fail
 from prmgym.cli_output import progress as _progress
+from prmgym.cli_output import user_errors as _user_errors
 
 app = typer.Typer(name="swe", no_args_is_help=True, add_completion=False)
 
@@ -49,7 +50,8 @@ def synth(
         ),
     ] = None,
     seed: Annotated[
-        int, typer.Option(help="Fixes which bugs are drawn; the same seed makes the same tasks.")
+        int,
+        typer.Option(min=0, help="Fixes which bugs are drawn; the same seed makes the same tasks."),
     ] = 0,
     output: Annotated[
         Path | None,
@@ -77,7 +79,7 @@ def synth(
     from prmgym.envs.swe.synth import synthesize, write_tasks
     from prmgym.envs.swe.tasks import LocalSource
     from prmgym.envs.swe.workspace import source_tree
-    from prmgym.errors import PrmgymError
+    from prmgym.runs import writable_dir
 
     if catalog == bool(package):
         _fail("name packages with --package NAME==VERSION, or pass --catalog (not both)")
@@ -95,7 +97,8 @@ def synth(
         )
     console = _console()
     instances = []
-    try:
+    with _user_errors():
+        writable_dir(output.parent)  # checked before the synthesis, which takes minutes
         with _progress(console) as bar:
             for requirement in requirements:
                 entry = swe_catalog.find(requirement)
@@ -113,7 +116,5 @@ def synth(
                     log=lambda line: console.print(line, highlight=False),
                 )
                 instances += result.instances
-    except PrmgymError as exc:
-        _fail(str(exc))
-    write_tasks(output, instances)
+        write_tasks(output, instances)
     console.print(f"{len(instances)} tasks written to [bold]{output}[/bold]")

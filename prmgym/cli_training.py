@@ -11,8 +11,8 @@ from typing import Annotated
 import typer
 
 from prmgym.cli_output import console as _console
-from prmgym.cli_output import fail as _fail
 from prmgym.cli_output import progress as _progress
+from prmgym.cli_output import user_errors as _user_errors
 
 
 def train_prm(
@@ -29,7 +29,8 @@ def train_prm(
     evaluate: Annotated[
         int,
         typer.Option(
-            help="Then measure first-error F1 on this many held-out test-split items (0: skip)."
+            min=0,
+            help="Then measure first-error F1 on this many held-out test-split items (0: skip).",
         ),
     ] = 0,
 ) -> None:
@@ -44,21 +45,20 @@ def train_prm(
     an LLM judge confirms. The saved directory is a PRM:
     `prmgym eval --suite search-lite --agent smollm2 --prm OUTPUT_DIR`.
     """
-    from prmgym.errors import PrmgymError
+    from prmgym.runs import writable_dir
     from prmgym.training.prm.config import load_train_prm_config
     from prmgym.training.prm.train import train_prm as run_training
 
     console = _console()
-    try:
+    with _user_errors():
         settings = load_train_prm_config(config, overrides or ())
+        writable_dir(settings.output_dir)
         console.print(
             f"training a {settings.kind} PRM from {settings.base_model} on"
             f" {settings.data.source} data -> {settings.output_dir}",
             highlight=False,
         )
         output = run_training(settings)
-    except PrmgymError as exc:
-        _fail(str(exc))
     console.print(f"PRM saved to [bold]{output}[/bold]")
     if evaluate:
         from prmgym.registry import registered_envs
@@ -67,8 +67,9 @@ def train_prm(
         from prmgym.rewards.learned.loading import load_learned_prm
 
         env_id = settings.data.env_id or next(iter(registered_envs()))
-        items = build_first_error_set(env_id, "test", evaluate, seed=settings.seed + 1)
-        console.print(report_table(evaluate_first_error(load_learned_prm(output), items)))
+        with _user_errors():
+            items = build_first_error_set(env_id, "test", evaluate, seed=settings.seed + 1)
+            console.print(report_table(evaluate_first_error(load_learned_prm(output), items)))
 
 
 def train(
@@ -116,7 +117,7 @@ def train(
     several GPUs train data-parallel under `accelerate launch --multi_gpu
     -m prmgym.cli train ...` or torchrun.
     """
-    from prmgym.errors import PrmgymError
+    from prmgym.runs import writable_dir
     from prmgym.training.config import load_train_config
     from prmgym.training.data_parallel import launched_rank
     from prmgym.training.trainer import train as run_training
@@ -124,18 +125,17 @@ def train(
     console = _console()
     # Under `accelerate launch`/`torchrun` every process runs this; one reports.
     console.quiet = launched_rank() != 0
-    try:
+    with _user_errors():
         extra = [f"rollout.distributed={distributed}"] if distributed else []
         settings = load_train_config(config, [*(overrides or ()), *extra])
-    except PrmgymError as exc:
-        _fail(str(exc))
+        writable_dir(settings.output_dir)
     console.print(
         f"training {settings.model} ({'LoRA' if settings.lora else 'full'}) on"
         f" {settings.rollout.env_id} {settings.rollout.split} for {settings.iterations}"
         f" iterations -> {settings.output_dir}",
         highlight=False,
     )
-    with _progress(console) as bar:
+    with _progress(console) as bar, _user_errors():
         iterations = bar.add_task("iterations", total=settings.iterations)
         episodes = bar.add_task("episodes", total=None)
 
@@ -148,15 +148,12 @@ def train(
                 highlight=False,
             )
 
-        try:
-            result = run_training(
-                settings,
-                resume=resume,
-                on_episode=lambda _t: bar.advance(episodes),
-                on_iteration=on_iteration,
-            )
-        except PrmgymError as exc:
-            _fail(str(exc))
+        result = run_training(
+            settings,
+            resume=resume,
+            on_episode=lambda _t: bar.advance(episodes),
+            on_iteration=on_iteration,
+        )
     stages = _success_stages(result.metrics)
     if len(stages) >= 2:
         console.print(

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import signal
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ import yaml
 
 from prmgym.errors import ConfigError
 from prmgym.trajectory import Trajectory, save_trajectories
+from prmgym.yaml_files import read_yaml
 
 TRAJECTORIES = "trajectories.jsonl"
 """The file of a run's episodes, one JSON trajectory per line."""
@@ -47,17 +49,36 @@ def new_run_dir(root: str | Path, name: str | None, prefix: str = "run") -> Path
     while candidate.exists():
         n += 1
         candidate = root / f"{base}-{n}"
+    return writable_dir(candidate, "run folder", exist_ok=False)
+
+
+def writable_dir(path: str | Path, what: str = "output folder", *, exist_ok: bool = True) -> Path:
+    """Create the folder ``path`` (and its parents) unless it exists, and check it takes files.
+
+    Commands call this before their work, so a folder they cannot write fails at once, not
+    after an hour of training or the first finished episode.
+
+    Args:
+        path: The folder.
+        what: What the folder is, for the message (``run folder``, ``output folder``).
+        exist_ok: Whether an existing folder will do; False claims a new one.
+
+    Raises:
+        ConfigError: It cannot be created or written in (a file in the way, no permission, a
+            read-only disk); the message names ``what`` and the folder and says why.
+    """
+    path = Path(path)
     try:
-        candidate.mkdir(parents=True)
-        # A folder we may create but not write into fails here, not after the first episode.
-        probe = candidate / ".writable"
-        probe.touch()
-        probe.unlink()
+        path.mkdir(parents=True, exist_ok=exist_ok)
+        # A uniquely named probe, so processes checking one folder at once do not collide.
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".writable-"):
+            pass
     except OSError as exc:
-        raise ConfigError(
-            f"cannot write the run folder {candidate}: {exc.strerror or exc}"
-        ) from None
-    return candidate
+        reason = exc.strerror or str(exc)
+        if isinstance(exc, FileExistsError | NotADirectoryError):
+            reason = f"a file is in the way ({reason})"
+        raise ConfigError(f"cannot write the {what} {path}: {reason}") from None
+    return path
 
 
 def existing_run_dir(root: str | Path, name: str | None) -> Path:
@@ -75,8 +96,12 @@ def existing_run_dir(root: str | Path, name: str | None) -> Path:
 
 
 def read_config(run_dir: Path) -> dict[str, Any]:
-    """A run's ``config.yaml``."""
-    loaded = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    """A run's ``config.yaml``.
+
+    Raises:
+        ConfigError: It is not YAML (the message names the line), empty, or not a mapping.
+    """
+    loaded = read_yaml(run_dir / "config.yaml")
     if not isinstance(loaded, dict):
         raise ConfigError(f"{run_dir / 'config.yaml'} does not hold a run's settings")
     return loaded

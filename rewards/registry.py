@@ -20,12 +20,11 @@ from collections.abc import Callable
 from importlib import import_module
 from pathlib import Path
 
-import yaml
-
 from prmgym.errors import ConfigError
 from prmgym.rewards.base import ProcessRewardModel
 from prmgym.rewards.judges.base import Judge
 from prmgym.rewards.rubrics.scoring import Scoring
+from prmgym.yaml_files import read_yaml
 
 SCORERS: dict[str, str] = {
     "search-verifier": "prmgym.rewards.verifiers.search:SearchVerifier",
@@ -70,7 +69,9 @@ def _from_file(path: Path, family: str | None, judge: JudgeFactory | None) -> Pr
     from prmgym.rewards.rubrics.agent import RubricPRM
     from prmgym.rewards.rubrics.rubric import load_rubric
 
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = read_yaml(path)
+    if not isinstance(data, dict):
+        data = {}  # reported below as neither a rubric nor a mix
     if "criteria" in data:
         rubric = load_rubric(path)
         has_judged = any(c.judged for c in rubric.criteria)

@@ -30,10 +30,12 @@ def _one_of(name: str, value: str, allowed: Sequence[str]) -> None:
         raise ConfigError(f"{name} is one of {', '.join(allowed)}, got {value!r}")
 
 
-def _at_least(config: Any, minimum: float, *names: str) -> None:
+def _at_least(config: Any, minimum: float, *names: str, section: str = "") -> None:
+    """Each field in ``names`` is ``minimum`` or more; errors name it as ``section.name``."""
     for name in names:
-        if getattr(config, name) < minimum:
-            raise ConfigError(f"{name} must be at least {minimum:g}, got {getattr(config, name)}")
+        value = getattr(config, name)
+        if value < minimum:
+            raise ConfigError(f"{section}{name} must be at least {minimum:g}, got {value}")
 
 
 @dataclass
@@ -119,8 +121,22 @@ class RolloutConfig:
     """Seconds to wait for that server to come up."""
 
     def __post_init__(self) -> None:
-        _at_least(self, 1, "tasks_per_iteration", "group_size", "max_steps", "max_new_tokens")
-        _at_least(self, 1, "batch_size", "env_workers")
+        _at_least(
+            self,
+            1,
+            "tasks_per_iteration",
+            "group_size",
+            "max_steps",
+            "max_new_tokens",
+            "batch_size",
+            "env_workers",
+            section="rollout.",
+        )
+        if self.vllm_server_timeout <= 0:
+            raise ConfigError(
+                "rollout.vllm_server_timeout is seconds to wait for the server, above 0"
+                f" (e.g. 240), got {self.vllm_server_timeout}"
+            )
         if self.engine not in ("transformers", "vllm", "vllm-server"):
             raise ConfigError(
                 f"rollout.engine is transformers, vllm or vllm-server, got {self.engine!r}"
@@ -223,11 +239,19 @@ class OptimConfig:
     CPU (see ``prmgym.training.loss.action_logprobs``)."""
 
     def __post_init__(self) -> None:
-        _at_least(self, 1, "epochs", "minibatch_size", "grad_accumulation")
+        _at_least(self, 1, "epochs", "minibatch_size", "grad_accumulation", section="optim.")
+        if self.max_prompt_tokens is not None and self.max_prompt_tokens < 1:
+            raise ConfigError(
+                "optim.max_prompt_tokens keeps that many prompt tokens, at least 1; null keeps"
+                f" all, got {self.max_prompt_tokens}"
+            )
         if self.learning_rate <= 0 or self.clip_eps <= 0 or self.max_grad_norm <= 0:
-            raise ConfigError("learning_rate, clip_eps and max_grad_norm must be positive")
+            raise ConfigError(
+                "optim.learning_rate, optim.clip_eps and optim.max_grad_norm must be above 0,"
+                f" got {self.learning_rate}, {self.clip_eps}, {self.max_grad_norm}"
+            )
         if self.kl_coef < 0:
-            raise ConfigError(f"kl_coef must be >= 0, got {self.kl_coef}")
+            raise ConfigError(f"optim.kl_coef must be 0 (off) or more, got {self.kl_coef}")
 
 
 @dataclass
@@ -245,8 +269,8 @@ class EvalConfig:
     before and after."""
 
     def __post_init__(self) -> None:
-        _at_least(self, 1, "tasks")
-        _at_least(self, 0, "every")
+        _at_least(self, 1, "tasks", section="eval.")
+        _at_least(self, 0, "every", section="eval.")
 
 
 @dataclass
@@ -309,6 +333,7 @@ class TrainConfig:
                 " null; set rollout.prm (e.g. verifier) or advantages.prof_keep: null"
             )
         _at_least(self, 1, "checkpoint_every")
+        _at_least(self, 0, "seed")
         _at_least(self, 0 if self.sft is not None else 1, "iterations")
 
 

@@ -39,12 +39,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from prmgym.errors import ConfigError
 from prmgym.rewards.aggregation import CriteriaAggregation
 from prmgym.rewards.rubrics.scoring import Scoring
+from prmgym.yaml_files import read_yaml
 
 CriterionKind = Literal["hard_rule", "principle", "pitfall"]
 Applies = Literal["each_step", "on_completion"]
@@ -148,16 +148,13 @@ def load_rubric(path: str | Path) -> Rubric:
     """Read a rubric from a YAML or JSON file (JSON is YAML), with errors naming the field.
 
     Raises:
-        ConfigError: The file is missing, not YAML, or not a valid rubric; the message names
-            the file and the offending field.
+        ConfigError: The file is missing, not YAML (the message names the line), empty, or not
+            a valid rubric; the message names the file and the offending field.
     """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: rubric file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML/JSON: {exc}") from None
+    data = read_yaml(path)
     try:
         return Rubric.model_validate(data)
     except ValidationError as exc:

@@ -58,3 +58,19 @@ def test_unknown_names_list_the_forms():
         make_scorer("telepathy")
     with pytest.raises(ConfigError, match="not found"):
         make_scorer("missing.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("name: r\ncriteria:\n  - {id: a\n", r"r.yaml, line 4, column 1: not valid YAML"),
+        ("scorers: [verifier\n", r"r.yaml, line 2, column 1: not valid YAML"),
+        ("", r"r.yaml is empty"),
+        ("- criteria\n", r"r.yaml: expected a rubric"),
+    ],
+)
+def test_a_broken_rubric_or_mix_file_is_named_with_its_line(tmp_path, text, message):
+    path = tmp_path / "r.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        make_scorer(str(path), family="search")

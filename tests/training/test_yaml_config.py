@@ -52,3 +52,38 @@ def test_errors_name_the_field(overrides, message):
 def test_a_missing_file_points_to_an_example(tmp_path):
     with pytest.raises(ConfigError, match="see configs/x.yaml"):
         load_dataclass(Outer, tmp_path / "nope.yaml", example="configs/x.yaml")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["rollout.group_size=0"], r"rollout.group_size must be at least 1, got 0"),
+        (["rollout.env_workers=-1"], r"rollout.env_workers must be at least 1"),
+        (["optim.epochs=0"], r"optim.epochs must be at least 1"),
+        (["optim.max_prompt_tokens=0"], r"optim.max_prompt_tokens .* at least 1; null keeps all"),
+        (["rollout.vllm_server_timeout=0"], r"rollout.vllm_server_timeout .* above 0"),
+        (["eval.tasks=0"], r"eval.tasks must be at least 1"),
+        (["seed=-1"], r"seed must be at least 0, got -1"),
+    ],
+)
+def test_nonsense_training_numbers_name_the_field(overrides, message):
+    from prmgym.training.config import load_train_config
+
+    with pytest.raises(ConfigError, match=message):
+        load_train_config(None, overrides)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["data.k=0"], r"data.k and data.max_steps must be at least 1, got 0 and 8"),
+        (["data.seed=-3"], r"data.seed must be 0 or more, got -3"),
+        (["seed=-1"], r"seed must be 0 or more, got -1"),
+        (["lora_alpha=0"], r"lora_alpha must be above 0"),
+    ],
+)
+def test_nonsense_prm_training_numbers_name_the_field(overrides, message):
+    from prmgym.training.prm.config import load_train_prm_config
+
+    with pytest.raises(ConfigError, match=message):
+        load_train_prm_config(None, overrides)

@@ -81,8 +81,12 @@ class PRMDataConfig:
             raise ConfigError("data.source is 'file' but data.path is empty; set data.path=FILE")
         if self.count < 1:
             raise ConfigError(f"data.count must be at least 1, got {self.count}")
+        if self.seed < 0:
+            raise ConfigError(f"data.seed must be 0 or more, got {self.seed}")
         if self.k < 1 or self.max_steps < 1:
-            raise ConfigError("data.k and data.max_steps must be at least 1")
+            raise ConfigError(
+                f"data.k and data.max_steps must be at least 1, got {self.k} and {self.max_steps}"
+            )
         if self.labels not in _LABELS:
             raise ConfigError(f"data.labels {self.labels!r} is not one of {', '.join(_LABELS)}")
         if self.source != "rollouts" and (
@@ -181,12 +185,14 @@ class TrainPRMConfig:
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.seed < 0:
+            raise ConfigError(f"seed must be 0 or more, got {self.seed}")
         if self.learning_rate <= 0:
             raise ConfigError(f"learning_rate must be positive, got {self.learning_rate}")
         if self.max_length < 32:
             raise ConfigError(f"max_length {self.max_length} is too short; use at least 32")
         if self.observation_chars < 0:
-            raise ConfigError("observation_chars must be 0 or more")
+            raise ConfigError(f"observation_chars must be 0 or more, got {self.observation_chars}")
         if self.train_layers < -1:
             raise ConfigError("train_layers is -1 (all), 0 (head only) or a number of top layers")
         if self.kind == "implicit" and self.train_layers == 0:
@@ -206,7 +212,11 @@ class TrainPRMConfig:
         if not self.lora_targets:
             raise ConfigError("lora_targets is empty; name linear modules, e.g. [q_proj, v_proj]")
         if self.lora_rank < 0:
-            raise ConfigError("lora_rank must be 0 (no LoRA) or positive")
+            raise ConfigError(f"lora_rank must be 0 (no LoRA) or positive, got {self.lora_rank}")
+        if self.lora_alpha <= 0:
+            raise ConfigError(
+                f"lora_alpha must be above 0 (e.g. 2 * lora_rank = 16), got {self.lora_alpha}"
+            )
         if not 0 <= self.calibration < 1:
             raise ConfigError(f"calibration is a share in [0, 1), got {self.calibration}")
         if self.beta <= 0:
