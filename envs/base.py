@@ -17,8 +17,9 @@ handle for environment-aware PRMs). ``snapshot``/``restore`` are offered where c
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -51,6 +52,9 @@ class TextEnv(gymnasium.Env[str, str], ABC):
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 1}
     family: ClassVar[str] = "text"
+    tool_signatures: ClassVar[Mapping[str, inspect.Signature]] = {}
+    """Each tool's parameters (the signature of a stub documenting it), by tool name: what
+    :mod:`prmgym.envs.fuzzing` generates calls from. Empty where a family declares none."""
 
     def __init__(
         self,

@@ -181,6 +181,7 @@ class DataEnv(TextEnv):
     """
 
     family = "data"
+    tool_signatures = _SIGNATURES
 
     def __init__(
         self,

@@ -121,6 +121,7 @@ class SearchQAEnv(TextEnv):
     """
 
     family = "search"
+    tool_signatures = _SIGNATURES
 
     def __init__(
         self,

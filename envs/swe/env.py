@@ -113,6 +113,7 @@ class SWEEnv(TextEnv):
     """
 
     family = "swe"
+    tool_signatures = _SIGNATURES
 
     def __init__(
         self,

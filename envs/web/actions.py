@@ -17,6 +17,7 @@ are checked before they reach a CSS selector.
 from __future__ import annotations
 
 import inspect
+import math
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -65,20 +66,112 @@ TOOLS_HELP = """Actions (one per turn; [12] in the tree is element "12"):
   send_msg_to_user("text")   reply to the user (an answer, or saying you are done)"""
 
 
+_TEXT_EXAMPLES = {
+    "value": 'fill("12", "text")',
+    "key_comb": 'press("12", "Enter")',
+    "url": 'goto("/cart")',
+    "text": 'send_msg_to_user("done")',
+}
+_MAX_SCROLL = 100_000
+"""Pixels one scroll may move; more is refused (Chromium's wheel takes finite distances)."""
+_MAX_WAIT_MS = 10_000
+"""The longest noop wait; longer ones wait this long."""
+
+
 def bind_call(call: ToolCall) -> dict[str, Any]:
-    """Bind a parsed action to its parameters (defaults applied), or raise ActionError."""
+    """Bind a parsed action to its parameters (defaults applied) and check their types.
+
+    Raises:
+        ActionError: Unknown action, wrong arguments or wrong types; the message shows the
+            right form.
+    """
     arguments = bind_arguments(call, SIGNATURES)
+    name = call.name
     if "bid" in arguments:
         bid = arguments["bid"]
         if isinstance(bid, int) and not isinstance(bid, bool):
             arguments["bid"] = bid = str(bid)
         if not isinstance(bid, str) or not _BID.match(bid):
             raise ActionError(
-                f'{bid!r} is not an element id; use the number in brackets, e.g. click("12")'
+                f'{_show(bid)} is not an element id; use the number in brackets, e.g. click("12")'
             )
-    if call.name == "click" and arguments["button"] not in _BUTTONS:
-        raise ActionError(f"button must be one of {', '.join(_BUTTONS)}")
+    for parameter, example in _TEXT_EXAMPLES.items():
+        if parameter in arguments:
+            _check_text(name, parameter, arguments[parameter], example)
+    if name == "click" and (
+        not isinstance(arguments["button"], str) or arguments["button"] not in _BUTTONS
+    ):
+        raise ActionError(f'button must be one of {", ".join(_BUTTONS)}, e.g. click("12")')
+    if name == "select_option":
+        arguments["options"] = _option_labels(arguments["options"])
+    if name == "scroll":
+        for axis in ("delta_x", "delta_y"):
+            arguments[axis] = _number(name, axis, arguments[axis], "scroll(0, 400)")
+            if abs(arguments[axis]) > _MAX_SCROLL:
+                raise ActionError(f"scroll by at most {_MAX_SCROLL} pixels, e.g. scroll(0, 400)")
+    if name == "noop":
+        wait_ms = _number(name, "wait_ms", arguments["wait_ms"], "noop(500)")
+        arguments["wait_ms"] = min(max(wait_ms, 0.0), _MAX_WAIT_MS)
     return arguments
+
+
+def _show(value: Any) -> str:
+    """A short, printable rendering of an argument for an error message."""
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10**50 else "a huge number"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_text(name: str, parameter: str, value: Any, example: str) -> None:
+    if not isinstance(value, str):
+        raise ActionError(f"{name}'s {parameter} must be text, got {_show(value)}; e.g. {example}")
+    _check_encodable(name, parameter, value, example)
+
+
+def _check_encodable(name: str, parameter: str, value: str, example: str) -> None:
+    # The browser takes UTF-8; a lone surrogate cannot be sent, a NUL ends strings in C.
+    if "\x00" in value or not _encodable(value):
+        raise ActionError(
+            f"{name}'s {parameter} holds a NUL or an unpaired surrogate; e.g. {example}"
+        )
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _option_labels(options: Any) -> list[str]:
+    """``select_option``'s options as a list of labels: one text, or a non-empty list of them."""
+    labels = [options] if isinstance(options, str) else options
+    if (
+        not isinstance(labels, list | tuple)
+        or not labels
+        or not all(isinstance(label, str) for label in labels)
+    ):
+        raise ActionError(
+            f"select_option takes an option's label or a list of labels, got {_show(options)};"
+            ' e.g. select_option("12", "Blue")'
+        )
+    for label in labels:
+        _check_encodable("select_option", "options", label, 'select_option("12", "Blue")')
+    return list(labels)
+
+
+def _number(name: str, parameter: str, value: Any, example: str) -> float:
+    """A finite number, or an ActionError saying what to write."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if math.isfinite(number):
+            return number
+    raise ActionError(
+        f"{name}'s {parameter} must be a finite number, got {_show(value)}; e.g. {example}"
+    )
 
 
 async def perform(page: Page, call: ToolCall, arguments: dict[str, Any], base_url: str) -> None:
@@ -95,7 +188,7 @@ async def perform(page: Page, call: ToolCall, arguments: dict[str, Any], base_ur
         if "bid" in arguments:
             await _on_element(page, name, _element(page, arguments["bid"]), arguments)
         elif name == "scroll":
-            await page.mouse.wheel(float(arguments["delta_x"]), float(arguments["delta_y"]))
+            await page.mouse.wheel(arguments["delta_x"], arguments["delta_y"])
         elif name == "goto":
             await page.goto(_absolute(arguments["url"], base_url), wait_until="domcontentloaded")
         elif name == "go_back":
@@ -103,7 +196,7 @@ async def perform(page: Page, call: ToolCall, arguments: dict[str, Any], base_ur
         elif name == "go_forward":
             await page.go_forward(wait_until="domcontentloaded")
         elif name == "noop":
-            await page.wait_for_timeout(min(float(arguments["wait_ms"]), 10_000))
+            await page.wait_for_timeout(arguments["wait_ms"])
     except PlaywrightError as exc:
         raise ActionError(_explain(name, arguments, exc)) from None
 
@@ -125,13 +218,11 @@ async def _on_element(page: Page, name: str, element: Locator, arguments: dict[s
     elif name == "hover":
         await element.hover(**options)
     elif name == "fill":
-        await element.fill(str(arguments["value"]), **options)
+        await element.fill(arguments["value"], **options)
     elif name == "clear":
         await element.clear(**options)
     elif name == "select_option":
-        wanted = arguments["options"]
-        labels = [wanted] if isinstance(wanted, str) else [str(option) for option in wanted]
-        await element.select_option(label=labels, **options)
+        await element.select_option(label=arguments["options"], **options)
     elif name == "check":
         await element.check(**options)
     elif name == "uncheck":
@@ -139,7 +230,7 @@ async def _on_element(page: Page, name: str, element: Locator, arguments: dict[s
     elif name == "focus":
         await element.focus(**options)
     elif name == "press":
-        await element.press(str(arguments["key_comb"]), **options)
+        await element.press(arguments["key_comb"], **options)
 
 
 def _absolute(url: Any, base_url: str) -> str:
@@ -147,7 +238,10 @@ def _absolute(url: Any, base_url: str) -> str:
         raise ActionError('goto needs a URL, e.g. goto("/cart")')
     from urllib.parse import urljoin
 
-    return urljoin(base_url, url.strip())
+    try:
+        return urljoin(base_url, url.strip())
+    except ValueError as exc:  # e.g. "http://[::1": an unclosed IPv6 host
+        raise ActionError(f'{_show(url)} is not a URL ({exc}); e.g. goto("/cart")') from None
 
 
 def _explain(name: str, arguments: dict[str, Any], exc: Exception) -> str:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from prmgym.envs.actions import ActionError, ToolCall
 from prmgym.envs.base import TextEnv, ToolResult
-from prmgym.envs.web.actions import TOOLS_HELP, bind_call, perform
+from prmgym.envs.web.actions import SIGNATURES, TOOLS_HELP, bind_call, perform
 from prmgym.envs.web.browser import Browser, shared_browser
 from prmgym.envs.web.generic import GenericWebTask
 from prmgym.envs.web.page import accessibility_tree
@@ -89,6 +89,7 @@ class WebEnv(TextEnv):
     """
 
     family = "web"
+    tool_signatures = SIGNATURES
 
     def __init__(
         self,
@@ -244,8 +245,6 @@ class WebEnv(TextEnv):
         """Carry out one BrowserGym action, then read the page and the task's checks."""
         arguments = bind_call(call)
         if call.name == "send_msg_to_user":
-            if not isinstance(arguments["text"], str):
-                raise ActionError('send_msg_to_user takes text, e.g. send_msg_to_user("done")')
             self._message = arguments["text"]
         else:
             self._act(call, arguments)

@@ -1,3 +1,5 @@
+import warnings
+
 import pytest
 
 from prmgym.envs.actions import ActionError, ToolCall, parse_tool_call
@@ -30,3 +32,49 @@ def test_rejects_non_calls_with_a_hint(text):
 def test_arguments_must_be_literals_so_nothing_is_executed():
     with pytest.raises(ActionError, match="literals"):
         parse_tool_call("search(open('/etc/passwd').read())")
+
+
+# Deep nesting: CPython's parser recursed (RecursionError) or ran out of its stack (MemoryError).
+DEEP = [
+    "search(" + "-" * 3000 + "1)",
+    "search(" + "not " * 3000 + "1)",
+    "search(" + "1+" * 3000 + "1)",
+    "search(" + "a." * 3000 + "a)",
+    "search(" + "lambda: " * 3000 + "0)",
+    "search(" + "2**" * 3000 + "2)",
+    "search(x" + "[0]" * 3000 + ")",
+    "search(f'{" + "~" * 3000 + "1}')",
+    "-" * 5000 + "search('x')",
+]
+
+
+@pytest.mark.parametrize("text", DEEP, ids=lambda text: text[:12])
+def test_deep_nesting_is_a_parse_result_not_a_crash(text):
+    try:
+        call = parse_tool_call(text)
+    except ActionError:
+        return
+    assert isinstance(call, ToolCall)
+    assert all(isinstance(arg, str) for arg in call.args)  # taken as text, like other non-Python
+
+
+def test_honest_nesting_still_parses_as_literals():
+    nested = "[" * 30 + "1" + "]" * 30
+    call = parse_tool_call(f"search({nested}, k=-3)")
+    value = call.args[0]
+    for _ in range(29):
+        (value,) = value
+    assert value == [1] and call.kwargs == {"k": -3}
+
+
+def test_a_nul_character_is_an_action_error():
+    with pytest.raises(ActionError, match="NUL"):
+        parse_tool_call("noop('a\x00b')")
+    assert parse_tool_call("noop('a\\x00b')") == ToolCall("noop", ("a\x00b",))  # escaped: text
+
+
+def test_invalid_escapes_parse_without_warnings():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert parse_tool_call(r'search("\d+ \w")') == ToolCall("search", (r"\d+ \w",))
+    assert not caught

@@ -80,6 +80,22 @@ def test_bad_actions_show_the_error_with_the_page(env):
         assert "Accessibility tree:" in observation  # the agent still sees the page
 
 
+def test_wrong_argument_types_are_observations_not_exceptions(env):
+    # Each raised TypeError or ValueError out of step before the arguments were checked.
+    env.reset(options={"task_id": ADD.id})
+    for action in [
+        'select_option("1", 5)',
+        'scroll("a", "b")',
+        'noop("a\\x00b")',
+        "noop(1e99999)",
+        'goto("http://[::1")',
+        'fill("1", "\\ud800")',
+    ]:
+        observation, reward, terminated, _, info = env.step(action)
+        assert info["action_error"] and not terminated and reward == 0.0, (action, info)
+        assert "Accessibility tree:" in observation
+
+
 def test_no_request_leaves_the_episodes_own_sites(env):
     env.reset(options={"task_id": ADD.id})
     for url in ("http://example.com/", "http://10.0.0.1/", "https://1.1.1.1/"):
