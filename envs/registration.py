@@ -1,43 +1,17 @@
-"""The built-in environment ids, registered when ``prmgym`` is imported."""
+"""The built-in families and their env ids, registered when ``prmgym`` is imported.
 
-from prmgym.registry import register_env
+Each family declares itself once, in ``prmgym/envs/<family>/family.py``; the declarations
+name their code by lazy strings, so this imports no env code.
+"""
 
-register_env(
-    "prmgym/SearchQA-v0",
-    "prmgym.envs.search.env:SearchQAEnv",
-    family="search",
-    task_source="CPython docs; answers by introspection",
-    default_prms=("search-verifier",),
-    max_episode_steps=12,
-)
+from prmgym.envs.data.family import FAMILY as DATA
+from prmgym.envs.search.family import FAMILY as SEARCH
+from prmgym.envs.swe.family import FAMILY as SWE
+from prmgym.envs.web.family import FAMILY as WEB
+from prmgym.family import register_family
 
-register_env(
-    "prmgym/SWE-v0",
-    "prmgym.envs.swe.env:SWEEnv",
-    family="swe",
-    task_source="SWE-bench-schema instances with a local git or sdist source (tasks_file=,"
-    ' or tasks_file="swe-lite": 48 planted bugs in four PyPI packages);'
-    " by default two demo tasks on a small repository built offline",
-    default_prms=("swe-verifier",),
-    max_episode_steps=30,
-)
+BUILTIN_FAMILIES = (SEARCH, SWE, DATA, WEB)
+"""The four families prmgym ships, in the order ``prmgym envs`` lists them."""
 
-register_env(
-    "prmgym/Data-v0",
-    "prmgym.envs.data.env:DataEnv",
-    family="data",
-    task_source="questions about real tables (palmerpenguins, vega_datasets) with reference"
-    " code; tasks_file= for yours, dabench= for an InfiAgent-DABench folder",
-    default_prms=("data-verifier",),
-    max_episode_steps=12,
-)
-
-register_env(
-    "prmgym/Web-v0",
-    "prmgym.envs.web.env:WebEnv",
-    family="web",
-    task_source="tasks on a shop, a forum and an admin app served on loopback, in Chromium;"
-    " tasks= for your own pages (GenericWebTask: a URL and a JS or Python success check)",
-    default_prms=("web-verifier",),
-    max_episode_steps=30,
-)
+for _family in BUILTIN_FAMILIES:
+    register_family(_family)

@@ -399,13 +399,10 @@ def eval_prm(
 
     from prmgym.agents.evaluation import judge_factory
     from prmgym.errors import ConfigError
+    from prmgym.family import families as declared_families
     from prmgym.registry import registered_envs
     from prmgym.rewards.evaluation.best_of_n import best_of_n as run_best_of_n
-    from prmgym.rewards.evaluation.first_error import (
-        PERTURBERS,
-        LiveEnvs,
-        build_first_error_set,
-    )
+    from prmgym.rewards.evaluation.first_error import LiveEnvs, build_first_error_set
     from prmgym.rewards.evaluation.harness import evaluate_first_error, report_table
     from prmgym.rewards.evaluation.processbench import load_processbench
     from prmgym.rewards.registry import RUBRIC_VIEWS, make_scorer
@@ -416,8 +413,9 @@ def eval_prm(
     specs = _split(prm)
     factory = judge_factory(judge)
     envs = {info.family: info.id for info in registered_envs().values()}
-    # By default every family that can build a first-error set (see PERTURBERS).
-    families = _split(family) if family else sorted(f for f in envs if f in PERTURBERS)
+    # By default every family that can build a first-error set: those declaring perturbations.
+    perturbable = [f for f, declared in declared_families().items() if declared.perturbations]
+    families = _split(family) if family else sorted(f for f in envs if f in perturbable)
     results: dict[str, Any] = {"threshold": threshold, "first_error": {}, "best_of_n": {}}
     f1_rows: list[tuple[str, str, Any]] = []
     with _user_errors():

@@ -2,8 +2,10 @@
 
 ``register_env`` registers the id with Gymnasium (so ``gymnasium.make`` works) and records what
 prmgym needs beside it: the family, where tasks come from, and which PRMs score it by default.
-Gymnasium 1.x no longer loads plugin entry points, so a third-party package calls
-``register_env`` at import, or users make its env with ``gymnasium.make("pkg.mod:ns/Env-v0")``.
+A family's env ids are normally registered by ``prmgym.family.register_family``, which passes
+the family's default PRMs; Gymnasium 1.x no longer loads plugin entry points, so a
+third-party package registers its family at import, or users make its env with
+``gymnasium.make("pkg.mod:ns/Env-v0")``.
 
 Example:
     >>> import prmgym
@@ -55,7 +57,8 @@ def register_env(
         entry_point: Lazy ``"module:Class"`` string, imported on first ``make``.
         family: The family (``search``, ``data``, ``swe``, ``web`` or your own).
         task_source: Human-readable origin of the tasks (shown by ``prmgym envs``).
-        default_prms: Scorer names used when a run names none.
+        default_prms: Scorer names used when a run names none (``register_family`` passes the
+            family's).
         max_episode_steps: Truncation limit, applied by Gymnasium's TimeLimit wrapper.
         nondeterministic: Tell Gymnasium the env cannot be exactly reproduced from a seed.
         kwargs: Default constructor arguments.

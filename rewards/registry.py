@@ -2,7 +2,7 @@
 
 =========================  ==========================================================
 ``verifier``               the env family's environment-aware verifier
-``search-verifier``        a verifier by its own name (``swe-``, ``data-``, ``web-verifier``)
+``FAMILY-verifier``        a named family's verifier (``search-verifier``, ``swe-verifier``...)
 ``rubric``                 the rubric agent with the family's default rubric (needs a judge)
 ``biprm``                  ``rubric`` judged left to right and right to left (BiPRM)
 ``hrm``                    ``rubric`` judging merged step pairs as well as steps (HRM)
@@ -12,35 +12,24 @@
 ``path/to/prm-dir``        a learned PRM saved by ``prmgym train-prm``
 ``package.module:Class``   your own scorer class, built without arguments
 =========================  ==========================================================
+
+Verifiers and default rubrics are the pieces each family declares (``prmgym.family``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from importlib import import_module
 from pathlib import Path
 
 from prmgym.errors import ConfigError
+from prmgym.family import families, get_family, load_entry_point
 from prmgym.rewards.base import ProcessRewardModel
 from prmgym.rewards.judges.base import Judge
 from prmgym.rewards.rubrics.scoring import Scoring
 from prmgym.yaml_files import read_yaml
 
-SCORERS: dict[str, str] = {
-    "search-verifier": "prmgym.rewards.verifiers.search:SearchVerifier",
-    "swe-verifier": "prmgym.rewards.verifiers.swe:SWEVerifier",
-    "data-verifier": "prmgym.rewards.verifiers.data:DataVerifier",
-    "web-verifier": "prmgym.rewards.verifiers.web:WebVerifier",
-}
-"""Name -> lazy ``module:Class`` of every built-in verifier."""
-
-VERIFIERS: dict[str, str] = {
-    "search": "search-verifier",
-    "swe": "swe-verifier",
-    "data": "data-verifier",
-    "web": "web-verifier",
-}
-"""Family -> the name of its verifier, for the ``verifier`` alias."""
+VERIFIER_SUFFIX = "-verifier"
+"""``<family>-verifier`` names a family's verifier whatever family is being scored."""
 
 RUBRIC_VIEWS: dict[str, Scoring | None] = {
     "rubric": None,
@@ -53,6 +42,17 @@ RUBRIC_VIEWS: dict[str, Scoring | None] = {
 
 JudgeFactory = Callable[[], Judge]
 """Builds the judge on first need, so scorers that need none never load a model."""
+
+
+def _verifier(family: str | None) -> ProcessRewardModel:
+    """A new instance of the family's declared verifier."""
+    if family is None or family not in families():
+        with_one = [name for name, declared in families().items() if declared.verifier]
+        raise ConfigError(
+            f"no verifier for family {family!r}; families with one: {', '.join(with_one)}"
+        )
+    verifier: ProcessRewardModel = get_family(family).load("verifier")()
+    return verifier
 
 
 def _judge(factory: JudgeFactory | None, name: str) -> Judge:
@@ -105,11 +105,9 @@ def make_scorer(
         ConfigError: Unknown spec, missing family or judge, or a bad file.
     """
     if name == "verifier":
-        if family is None or family not in VERIFIERS:
-            raise ConfigError(
-                f"no verifier for family {family!r}; families with one: {', '.join(VERIFIERS)}"
-            )
-        name = VERIFIERS[family]
+        return _verifier(family)
+    if name.endswith(VERIFIER_SUFFIX) and name.removesuffix(VERIFIER_SUFFIX) in families():
+        return _verifier(name.removesuffix(VERIFIER_SUFFIX))
     if name in RUBRIC_VIEWS:
         from prmgym.rewards.rubrics.agent import RubricPRM
 
@@ -123,12 +121,12 @@ def make_scorer(
         if not path.is_file():
             raise ConfigError(f"{path}: scorer file not found")
         return _from_file(path, family, judge)
-    target = SCORERS.get(name, name if ":" in name else None)
-    if target is None:
+    if ":" not in name:
+        named = [f"{f}{VERIFIER_SUFFIX}" for f, declared in families().items() if declared.verifier]
         raise ConfigError(
             f"unknown scorer {name!r}; built-in: verifier, {', '.join(RUBRIC_VIEWS)},"
-            f" {', '.join(sorted(SCORERS))};"
+            f" {', '.join(named)};"
             " or a rubric/mix YAML file, a trained PRM directory, or 'package.module:Class'"
         )
-    module, _, attr = target.partition(":")
-    return getattr(import_module(module), attr)()
+    scorer: ProcessRewardModel = load_entry_point(name)()
+    return scorer

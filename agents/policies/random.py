@@ -1,21 +1,16 @@
-"""RandomPolicy: a floor to compare against — random tools with random arguments."""
+"""RandomPolicy: a floor to compare against — random calls of each family's own tools."""
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Sequence
 
 from prmgym.agents.policies.base import Decision, EpisodeView
-
-_WORDS = (
-    "list sort json dumps path join string split heapq merge default parameter module class "
-    "function value error file time date random math regex pattern queue thread"
-).split()
+from prmgym.family import RandomAction, get_family
 
 
 class RandomPolicy:
-    """Random tool calls built from the family's tools and common words, seeded per episode."""
+    """Random tool calls from the family's ``random_action`` piece, seeded per episode."""
 
     name = "random"
 
@@ -29,11 +24,8 @@ class RandomPolicy:
 
     @staticmethod
     def _draw(episode: EpisodeView, draw: int) -> Decision:
+        generate: RandomAction = get_family(episode.family).load("random_action")
         # Draw 0 keeps the seed string act() always used, so single-draw runs are unchanged.
         suffix = f":{draw}" if draw else ""
         rng = random.Random(f"{episode.seed}:{episode.task.id}:{len(episode.actions)}{suffix}")
-        words = " ".join(rng.sample(_WORDS, rng.randint(1, 3)))
-        tool = rng.choice(["search", "search", "open", "answer"])
-        if tool == "open":
-            words = words.replace(" ", ".")
-        return Decision(action=f"{tool}({json.dumps(words)})")
+        return Decision(action=generate(episode.task, episode.observations, rng))

@@ -1,4 +1,9 @@
-"""Per-family prompt templates and completion parsers."""
+"""Per-family prompt templates and completion parsers.
+
+Each family's prompt module (``search``, ``swe``, ``data``, ``web`` here, or a plugin's own)
+defines a :class:`FamilyPrompt`, which its family declaration names as its ``prompt`` piece;
+:func:`prompt_for` finds it through that declaration.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from prmgym.errors import ConfigError
+from prmgym.family import get_family
 from prmgym.generation import Chat
 
 
@@ -13,28 +19,22 @@ from prmgym.generation import Chat
 class FamilyPrompt:
     """How an LLM acts in one family: build the chat, parse the completion."""
 
-    family: str
     build_chat: Callable[[Sequence[str], Sequence[str]], Chat]
     parse_action: Callable[[str], str]
     tools: tuple[str, ...]
 
 
 def prompt_for(family: str) -> FamilyPrompt:
-    """The prompt template and parser of a family."""
-    if family == "search":
-        from prmgym.agents.prompts import search
+    """The prompt template and parser of a family (its declaration's ``prompt`` piece).
 
-        return FamilyPrompt("search", search.build_chat, search.parse_action, search.TOOLS)
-    if family == "swe":
-        from prmgym.agents.prompts import swe
-
-        return FamilyPrompt("swe", swe.build_chat, swe.parse_action, swe.TOOLS)
-    if family == "data":
-        from prmgym.agents.prompts import data
-
-        return FamilyPrompt("data", data.build_chat, data.parse_action, data.TOOLS)
-    if family == "web":
-        from prmgym.agents.prompts import web
-
-        return FamilyPrompt("web", web.build_chat, web.parse_action, web.TOOLS)
-    raise ConfigError(f"no prompt template for family {family!r}; known: search, swe, data, web")
+    Raises:
+        ConfigError: An unknown family, one that declares no prompt, or a prompt piece that is
+            not a FamilyPrompt.
+    """
+    prompt = get_family(family).load("prompt")
+    if not isinstance(prompt, FamilyPrompt):
+        raise ConfigError(
+            f"family {family!r}: its prompt piece is a {type(prompt).__name__}, not a"
+            " prmgym.agents.prompts.FamilyPrompt"
+        )
+    return prompt

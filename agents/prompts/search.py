@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from prmgym.agents.prompts import FamilyPrompt
 from prmgym.agents.prompts.calls import extract_call
 from prmgym.agents.prompts.chat import episode_chat
 from prmgym.envs.search.env import TOOLS_HELP
@@ -92,3 +93,7 @@ def build_chat(observations: Sequence[str], actions: Sequence[str], max_turns: i
 def parse_action(completion: str) -> str:
     """The env action string in a completion: its first search/open/answer call."""
     return extract_call(completion, TOOLS)
+
+
+PROMPT = FamilyPrompt(build_chat, parse_action, TOOLS)
+"""The search family's ``prompt`` piece (see ``prmgym.envs.search.family``)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from prmgym.agents.prompts import FamilyPrompt
 from prmgym.agents.prompts.calls import extract_call
 from prmgym.agents.prompts.chat import clip_middle, episode_chat
 from prmgym.envs.web.actions import SIGNATURES, TOOLS_HELP
@@ -63,3 +64,7 @@ def build_chat(observations: Sequence[str], actions: Sequence[str], max_turns: i
 def parse_action(completion: str) -> str:
     """The env action string in a completion: its first BrowserGym action."""
     return extract_call(completion, TOOLS)
+
+
+PROMPT = FamilyPrompt(build_chat, parse_action, TOOLS)
+"""The web family's ``prompt`` piece (see ``prmgym.envs.web.family``)."""

@@ -7,6 +7,8 @@ A task without reference code (InfiAgent-DABench publishes none) gets the answer
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from prmgym.envs.data.tasks import DataTask
 from prmgym.task import Task
 
@@ -31,3 +33,12 @@ def oracle_actions(task: Task) -> list[str]:
     data_task = DataTask.from_task(task)
     actions = [f"python({shown(data_task.reference_code)!r})"] if data_task.has_reference else []
     return [*actions, f"answer({answer_text(data_task.answers)!r})"]
+
+
+def next_action(task: Task, observations: Sequence[str], actions: Sequence[str]) -> str:
+    """The oracle's next action (the family's ``oracle`` piece): the plan's next step.
+
+    The plan is fixed, so observations are not read; once it is spent its last action repeats.
+    """
+    plan = oracle_actions(task)
+    return plan[min(len(actions), len(plan) - 1)]

@@ -31,7 +31,7 @@ from prmgym.envs.data.answers import grade, parse_number, value_matches
 from prmgym.envs.data.env import DataEnv
 from prmgym.envs.data.oracle import answer_text, oracle_actions, shown
 from prmgym.envs.data.tasks import DataTask
-from prmgym.envs.perturbation import Perturbation
+from prmgym.envs.perturbation import FamilyPerturbations, Perturbation
 from prmgym.task import Task
 
 DATA_KINDS: tuple[str, ...] = ("none", "wrong_code", "corrupt_table", "wrong_answer", "repeat")
@@ -278,3 +278,7 @@ def perturb_data(env: DataEnv, task: Task, kind: str, rng: random.Random) -> Per
     if kind == "repeat":
         return repeat(actions)
     raise ValueError(f"unknown perturbation kind {kind!r}; use one of {DATA_KINDS}")
+
+
+PERTURBATIONS = FamilyPerturbations(perturb_data, DATA_KINDS)
+"""The data family's ``perturbations`` piece (see ``prmgym.envs.data.family``)."""

@@ -7,6 +7,7 @@ by it) and a source of expert trajectories, never an agent to evaluate.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from prmgym.task import Task
 
@@ -20,3 +21,12 @@ def oracle_actions(task: Task) -> list[str]:
     answers = task.privileged.get("answers") or [""]
     actions.append(f"answer({json.dumps(answers[0])})")
     return actions
+
+
+def next_action(task: Task, observations: Sequence[str], actions: Sequence[str]) -> str:
+    """The oracle's next action (the family's ``oracle`` piece): the plan's next step.
+
+    The plan is fixed, so observations are not read; once it is spent its last action repeats.
+    """
+    plan = oracle_actions(task)
+    return plan[min(len(actions), len(plan) - 1)]

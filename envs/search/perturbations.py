@@ -23,7 +23,7 @@ import re
 from collections.abc import Sequence
 
 from prmgym.envs.actions import parse_tool_call
-from prmgym.envs.perturbation import Perturbation
+from prmgym.envs.perturbation import FamilyPerturbations, Perturbation
 from prmgym.envs.search.corpus import STDLIB_MODULES
 from prmgym.envs.search.documents import Document
 from prmgym.envs.search.env import SearchQAEnv
@@ -215,6 +215,10 @@ def perturb_search(
     if kind == "repeat":
         return repeat(actions, rng)
     raise ValueError(f"unknown perturbation kind {kind!r}; use one of {SEARCH_KINDS}")
+
+
+PERTURBATIONS = FamilyPerturbations(perturb_search, SEARCH_KINDS)
+"""The search family's ``perturbations`` piece (see ``prmgym.envs.search.family``)."""
 
 
 _RESULT_ID = re.compile(r"^- \[([^\]]+)\]", re.MULTILINE)

@@ -14,7 +14,7 @@ task whose FAIL_TO_PASS tests really fail.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from prmgym.envs.swe.diffs import NULL_PATH, FilePatch, Hunk, parse_unified_diff
 from prmgym.envs.swe.tasks import SWEInstance
@@ -37,6 +37,15 @@ def oracle_actions(task: Task) -> list[str]:
 
     check = [test_action(instance)] if not instance.test_patch.strip() else []
     return [*patch_actions(gold_patch(instance), read), *check, "submit()"]
+
+
+def next_action(task: Task, observations: Sequence[str], actions: Sequence[str]) -> str:
+    """The oracle's next action (the family's ``oracle`` piece): the plan's next step.
+
+    The plan is fixed, so observations are not read; once it is spent its last action repeats.
+    """
+    plan = oracle_actions(task)
+    return plan[min(len(actions), len(plan) - 1)]
 
 
 def test_action(instance: SWEInstance) -> str:

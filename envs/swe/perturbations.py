@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from itertools import accumulate
 
 from prmgym.envs.actions import parse_tool_call
-from prmgym.envs.perturbation import Perturbation
+from prmgym.envs.perturbation import FamilyPerturbations, Perturbation
 from prmgym.envs.swe.env import SWEEnv
 from prmgym.envs.swe.oracle import oracle_actions, test_action
 from prmgym.envs.swe.tasks import SWEInstance
@@ -288,3 +288,7 @@ def perturb_swe(env: SWEEnv, task: Task, kind: str, rng: random.Random) -> Pertu
     if kind == "repeat":
         return repeat(env, task, actions, rng)
     raise ValueError(f"unknown perturbation kind {kind!r}; use one of {SWE_KINDS}")
+
+
+PERTURBATIONS = FamilyPerturbations(perturb_swe, SWE_KINDS)
+"""The swe family's ``perturbations`` piece (see ``prmgym.envs.swe.family``)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+from collections.abc import Sequence
 
 from prmgym.envs.web.plans import OracleStep
 from prmgym.envs.web.tasks import WebTask
@@ -66,3 +67,16 @@ def oracle_action(task: Task, observation: str, step: int) -> str:
         raise ConfigError(f"web task {task.id!r} is a generic task: it has no oracle plan")
     plan = WebTask.from_task(task).oracle
     return resolve(plan[min(step, len(plan) - 1)], observation)
+
+
+def next_action(task: Task, observations: Sequence[str], actions: Sequence[str]) -> str:
+    """The oracle's next action (the web family's ``oracle`` piece), on the latest page.
+
+    ``noop()`` when that page lacks the plan's element: continuing someone else's episode
+    past a wrong click (as Monte Carlo labelling does), the oracle waits and the episode
+    fails at its step limit instead of crashing the run.
+    """
+    try:
+        return oracle_action(task, observations[-1] if observations else "", len(actions))
+    except TaskError:
+        return "noop()"

@@ -31,7 +31,7 @@ from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
 
 from prmgym.envs.actions import parse_tool_call
-from prmgym.envs.perturbation import Perturbation
+from prmgym.envs.perturbation import FamilyPerturbations, Perturbation
 from prmgym.envs.web.env import WebEnv
 from prmgym.envs.web.oracle import elements, oracle_action
 from prmgym.envs.web.predicates import AnswerMatches, same_answer
@@ -291,3 +291,7 @@ def perturb_web(env: WebEnv, task: Task, kind: str, rng: random.Random) -> Pertu
     if kind == "wrong_answer":
         return wrong_answer(task, trace, answer_pool(env.tasks, task), rng)
     return repeat(env, task, trace, rng)
+
+
+PERTURBATIONS = FamilyPerturbations(perturb_web, WEB_KINDS)
+"""The web family's ``perturbations`` piece (see ``prmgym.envs.web.family``)."""

@@ -9,25 +9,21 @@ unperturbed oracle runs (first error -1); the other half cycle through the famil
 Each item's task records the env it ran in (``task.metadata["env"]``), so an environment-aware
 PRM can be handed a live env reset to that task (:class:`LiveEnvs`).
 
-A family joins by adding its perturbation function and kinds to :data:`PERTURBERS`.
+A family joins by declaring its ``perturbations`` piece (a
+:class:`~prmgym.envs.perturbation.FamilyPerturbations`) in its ``Family``.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 import gymnasium
 
-from prmgym.envs.data.perturbations import DATA_KINDS, perturb_data
-from prmgym.envs.perturbation import Perturbation
-from prmgym.envs.search.perturbations import SEARCH_KINDS, perturb_search
-from prmgym.envs.swe.perturbations import SWE_KINDS, perturb_swe
-from prmgym.envs.web.perturbations import WEB_KINDS, perturb_web
+from prmgym.envs.perturbation import FamilyPerturbations, Perturbation
 from prmgym.errors import ConfigError, TaskError
+from prmgym.family import get_family
 from prmgym.registry import env_info
 from prmgym.rewards.evaluation.labeled import LabeledTrajectory
 from prmgym.task import Task
@@ -36,30 +32,21 @@ from prmgym.trajectory import Trajectory
 ENV_KEY = "env"
 """``task.metadata`` key holding ``{"id": env id, "kwargs": make kwargs}`` of the env it ran in."""
 
-Perturber = Callable[[Any, Task, str, random.Random], Perturbation | None]
-"""``(unwrapped env, task, kind, rng) -> perturbation``, or None where the task admits none."""
 
+def perturbations_for(family: str) -> FamilyPerturbations:
+    """The family's declared ``perturbations`` piece.
 
-@dataclass(frozen=True)
-class FamilyPerturbations:
-    """How one family's oracle lists are perturbed.
-
-    Attributes:
-        perturb: Makes one perturbation of a kind for a task.
-        kinds: The kinds it makes; ``none`` (the unperturbed oracle) must be one of them.
+    Raises:
+        ConfigError: An unknown family, one that declares none (the message says what to add),
+            or a piece that is not a FamilyPerturbations.
     """
-
-    perturb: Perturber
-    kinds: tuple[str, ...]
-
-
-PERTURBERS: dict[str, FamilyPerturbations] = {
-    "search": FamilyPerturbations(perturb_search, SEARCH_KINDS),
-    "data": FamilyPerturbations(perturb_data, DATA_KINDS),
-    "swe": FamilyPerturbations(perturb_swe, SWE_KINDS),
-    "web": FamilyPerturbations(perturb_web, WEB_KINDS),
-}
-"""Family -> its perturbations; a family without an entry cannot build a first-error set."""
+    piece = get_family(family).load("perturbations")
+    if not isinstance(piece, FamilyPerturbations):
+        raise ConfigError(
+            f"family {family!r}: its perturbations piece is a {type(piece).__name__}, not a"
+            " prmgym.envs.perturbation.FamilyPerturbations"
+        )
+    return piece
 
 
 def _plan(count: int, kinds: tuple[str, ...]) -> list[str]:
@@ -103,8 +90,8 @@ def build_first_error_set(
     """Labelled trajectories with known first errors, played through the real env.
 
     Args:
-        env_id: A registered env id, e.g. ``"prmgym/SearchQA-v0"``; its family must have an
-            entry in :data:`PERTURBERS`.
+        env_id: A registered env id, e.g. ``"prmgym/SearchQA-v0"``; its family must declare
+            its ``perturbations``.
         split: The env's task split (passed to ``gymnasium.make``).
         count: Number of items; ``ceil(count / 2)`` are correct, the rest erroneous, split
             evenly across the family's error kinds.
@@ -120,13 +107,7 @@ def build_first_error_set(
     """
     if count < 1:
         raise ConfigError(f"count must be at least 1, got {count}")
-    family = env_info(env_id).family
-    perturbations = PERTURBERS.get(family)
-    if perturbations is None:
-        raise ConfigError(
-            f"{env_id} is of family {family!r}, which has no perturbations; families with them:"
-            f" {', '.join(sorted(PERTURBERS))} (add yours to PERTURBERS)"
-        )
+    perturbations = perturbations_for(env_info(env_id).family)
     spec = {"id": env_id, "kwargs": {"split": split}}
     env = gymnasium.make(env_id, split=split)
     try:

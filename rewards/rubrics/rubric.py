@@ -36,12 +36,15 @@ Model" (BiPRM, arXiv 2508.01682) and is not causal, so it is for finished trajec
 
 from __future__ import annotations
 
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from prmgym.errors import ConfigError
+from prmgym.family import get_family
 from prmgym.rewards.aggregation import CriteriaAggregation
 from prmgym.rewards.rubrics.scoring import Scoring
 from prmgym.yaml_files import read_yaml
@@ -165,21 +168,26 @@ def load_rubric(path: str | Path) -> Rubric:
         raise ConfigError(f"{path}: invalid rubric: {problems}") from None
 
 
-DEFAULTS_DIR = Path(__file__).parent / "defaults"
-"""Where the default rubric of each family lives, as ``<family>.yaml``."""
-
-
 def default_rubric(family: str) -> Rubric:
-    """The shipped rubric for an env family.
+    """The default rubric of an env family: its declaration's ``rubric`` piece.
+
+    The piece names a Rubric object, or a rubric YAML shipped in a package (the built-in
+    families' live in ``prmgym/rewards/rubrics/defaults/``).
 
     Raises:
-        ConfigError: No default rubric exists for the family.
+        ConfigError: An unknown family, one that declares no rubric, or a piece that is neither
+            a Rubric nor a rubric file; the message says how to pass one instead.
     """
-    path = DEFAULTS_DIR / f"{family}.yaml"
-    if not path.is_file():
-        have = sorted(p.stem for p in DEFAULTS_DIR.glob("*.yaml"))
-        raise ConfigError(
-            f"no default rubric for family {family!r} (have: {', '.join(have)});"
-            " pass your own with --prm path/to/rubric.yaml"
-        )
-    return load_rubric(path)
+    try:
+        piece = get_family(family).load("rubric")
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}; or pass your own with --prm path/to/rubric.yaml") from None
+    if isinstance(piece, Rubric):
+        return piece
+    if isinstance(piece, Traversable):
+        with resources.as_file(piece) as path:
+            return load_rubric(path)
+    raise ConfigError(
+        f"family {family!r}: its rubric piece is a {type(piece).__name__}, not a Rubric or a"
+        " rubric file"
+    )

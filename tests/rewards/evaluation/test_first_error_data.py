@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from prmgym.cli import app
 from prmgym.envs.data.oracle import oracle_actions
 from prmgym.envs.data.perturbations import DATA_KINDS, perturb_data
-from prmgym.rewards.evaluation.first_error import PERTURBERS, build_first_error_set
+from prmgym.rewards.evaluation.first_error import build_first_error_set, perturbations_for
 from prmgym.rewards.evaluation.harness import evaluate_first_error
 from prmgym.rewards.verifiers.data import DataVerifier
 
@@ -22,7 +22,8 @@ def items():
 
 
 def test_the_data_family_is_registered():
-    assert PERTURBERS["data"].perturb is perturb_data and PERTURBERS["data"].kinds == DATA_KINDS
+    declared = perturbations_for("data")
+    assert declared.perturb is perturb_data and declared.kinds == DATA_KINDS
 
 
 def test_the_set_holds_every_kind_and_outcomes_come_from_the_env(items):
