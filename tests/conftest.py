@@ -30,6 +30,16 @@ from hypothesis import settings
 settings.register_profile("prmgym", derandomize=True, deadline=None)
 settings.load_profile("prmgym")
 
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """An integration test (a real model, browser or package build) is slow too.
+
+    So ``-m "not slow"`` is the quick loop while developing, and CI runs everything.
+    """
+    for item in items:
+        if item.get_closest_marker("integration") is not None:
+            item.add_marker(pytest.mark.slow)
+
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
 

@@ -5,7 +5,10 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
 
+
+@pytest.mark.slow
 def test_wheel_installs_every_part_and_registers_envs(tmp_path):
     root = Path(__file__).resolve().parents[1]
     subprocess.run(

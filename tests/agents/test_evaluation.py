@@ -12,6 +12,7 @@ AGENT = "noisy-oracle:0.5"
 ROWS = [AGENT, f"{AGENT} + prune:k=4", f"{AGENT} + bon:n=2"]
 
 
+@pytest.mark.slow
 def test_one_run_compares_search_methods_at_their_compute(tmp_path):
     run_dir, metrics = evaluate(
         load_suite("search-lite"),

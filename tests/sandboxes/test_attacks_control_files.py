@@ -103,6 +103,7 @@ while True:
 """
 
 
+@pytest.mark.slow
 def test_a_background_job_swapping_control_files_does_not_break_exec(fresh: BubblewrapSandbox):
     # Links and folders in place of out/err: the shell's redirections never block, so the job
     # outlives every command and races the host's own replacing of the files.

@@ -72,6 +72,7 @@ STOPPER = "keeper=$PPID shell=$$; (sleep 0.5; kill -STOP $keeper $shell; {fill})
 FILL = "head -c 1000000 /dev/zero > /proc/$keeper/fd/0"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fill", [False, True], ids=["stopped", "stopped_and_pipe_filled"])
 def test_a_stopped_shell_and_keeper_cannot_hang_the_host(fresh: BubblewrapSandbox, fill: bool):
     fresh.exec("echo kept > kept.txt")
@@ -103,6 +104,7 @@ FILLS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("attack", list(FILLS))
 def test_a_filled_control_folder_cannot_mute_the_sandbox(fresh: BubblewrapSandbox, attack: str):
     fresh.exec(FILLS[attack], timeout=10)

@@ -50,6 +50,7 @@ PRIVILEGES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("attack", list(PRIVILEGES))
 def test_privilege_tricks_fail(box: BubblewrapSandbox, host: Host, attack: str):
     result = box.exec(PRIVILEGES[attack].format(pwned=PWNED), timeout=10)

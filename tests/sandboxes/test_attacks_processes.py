@@ -34,6 +34,7 @@ KILLS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("attack", list(KILLS))
 def test_killing_the_sandboxes_own_processes_is_survived(host: Host, attack: str):
     before = descendants()

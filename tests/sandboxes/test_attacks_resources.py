@@ -43,6 +43,7 @@ BOMBS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("attack", list(BOMBS))
 def test_a_fork_bomb_is_capped_and_cleared(host: Host, attack: str):
     before = descendants()
@@ -65,6 +66,7 @@ def test_a_4_gb_allocation_fails(box: BubblewrapSandbox):
     answers(box)
 
 
+@pytest.mark.slow
 def test_many_processes_together_cannot_pass_the_memory_cap(host: Host):
     limits = replace(LIMITS, memory_mb=256, timeout_s=20)
     box = make_sandbox(host, limits)
@@ -166,6 +168,7 @@ def test_a_flood_on_the_keepers_own_stdout_keeps_the_host_buffer_small(fresh: Bu
 # -- timeouts and processes left behind -------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_command_sleeping_past_its_timeout_is_killed(fresh: BubblewrapSandbox):
     result = fresh.exec(f"sleep {sleep_arg(1)}", timeout=1)
     assert result.timed_out and result.exit_code == -1
@@ -173,6 +176,7 @@ def test_a_command_sleeping_past_its_timeout_is_killed(fresh: BubblewrapSandbox)
     answers(fresh)
 
 
+@pytest.mark.slow
 def test_the_timeout_kills_what_the_command_started(fresh: BubblewrapSandbox):
     result = fresh.exec(
         f"sleep {sleep_arg(2)} & setsid sleep {sleep_arg(3)} & (nohup sleep {sleep_arg(4)} &);"

@@ -75,6 +75,7 @@ def test_a_command_that_ends_the_shell_gets_a_new_one_and_keeps_the_files(sandbo
     assert sandbox.restarts == 1
 
 
+@pytest.mark.slow
 def test_a_hung_command_is_killed_at_its_timeout_with_what_it_started(sandbox):
     result = sandbox.exec("cd pkg; echo started; (sleep 300 &); sleep 300", timeout=1)
     assert result.timed_out and result.exit_code == -1
@@ -121,6 +122,7 @@ def test_snapshot_and_restore_bring_the_workspace_back_and_a_fresh_shell(sandbox
         sandbox.restore("snapshot-99")
 
 
+@pytest.mark.slow
 def test_a_dead_sandbox_is_rebuilt_from_its_seed_and_the_result_says_so(sandbox):
     sandbox.exec("echo changed > pkg/mod.py")
     os.kill(sandbox._keeper_pid, signal.SIGKILL)
@@ -161,6 +163,7 @@ def test_the_agents_shell_settings_do_not_break_the_protocol(sandbox):
     assert (result.exit_code, result.stdout) == (0, "still works")
 
 
+@pytest.mark.slow
 def test_a_shell_killed_between_commands_does_not_swallow_the_next_one(sandbox):
     sandbox.exec("(sleep 0.2; kill -9 $$) &")
     # Well after the kill: a death in the instant a command is sent is a known race.

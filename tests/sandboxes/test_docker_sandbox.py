@@ -361,6 +361,7 @@ def test_a_shell_killed_between_commands_is_restarted_before_the_next(sandbox, c
     assert (result.exit_code, result.stdout) == (0, "/workspace\n")
 
 
+@pytest.mark.slow
 def test_a_hung_command_is_killed_at_its_timeout_with_what_it_started(sandbox, client):
     result = sandbox.exec("cd pkg; echo started; (sleep 300 &); sleep 300", timeout=1)
     assert result.timed_out and result.exit_code == -1
@@ -373,6 +374,7 @@ def test_a_hung_command_is_killed_at_its_timeout_with_what_it_started(sandbox, c
     assert len(client.containers.created) == 1  # the container itself was kept
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("failure", ["exit", "refused"])
 def test_a_timeout_the_kill_cannot_clean_up_rebuilds_the_sandbox(sandbox, client, failure):
     client.current.kill_failure = failure

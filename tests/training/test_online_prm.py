@@ -36,6 +36,7 @@ def final_values(prm, trajectories):
     return [scores[-1].value for scores in prm.score_many(trajectories)]
 
 
+@pytest.mark.slow
 def test_updates_on_outcomes_teach_it_to_tell_successes_from_failures(tiny_model_dir, episodes):
     solved, failed = episodes
     settings = OnlinePRMSettings(learning_rate=3e-2, epochs=4, batch_size=4, beta=0.5)
@@ -64,6 +65,7 @@ def test_bad_settings_say_how_to_fix(changes, message):
         OnlinePRMSettings(**changes)
 
 
+@pytest.mark.slow
 def test_training_with_the_online_prm_checkpoints_and_restores_it(tiny_model_dir, tmp_path):
     config = load_train_config(
         None,

@@ -150,6 +150,7 @@ def test_trainer_advantages_leave_out_what_prof_dropped():
     assert unfiltered[3] == pytest.approx([-0.75, -0.75])
 
 
+@pytest.mark.slow
 def test_a_training_run_drops_and_counts(tiny_model_dir, tmp_path, monkeypatch, tiny_settings):
     monkeypatch.syspath_prepend(str(HERE))
     overrides = tiny_settings(

@@ -166,6 +166,7 @@ def mean_completion_logprob(backend, samples):
     return float(torch.cat(logprobs).mean())
 
 
+@pytest.mark.slow
 def test_warm_start_raises_the_completions_likelihood_training_only_the_adapter(
     tiny_model_dir, oracle, tmp_path
 ):
@@ -200,6 +201,7 @@ def test_warm_start_raises_the_completions_likelihood_training_only_the_adapter(
     assert completion.token_ids
 
 
+@pytest.mark.slow
 def test_training_with_sft_logs_the_warm_start_in_iteration_zero(
     tiny_model_dir, tmp_path, monkeypatch
 ):
@@ -235,6 +237,7 @@ def test_training_with_sft_logs_the_warm_start_in_iteration_zero(
     assert "sft/loss" not in result.metrics[1]
 
 
+@pytest.mark.slow
 def test_a_run_resumed_after_the_warm_start_does_not_repeat_it(
     tiny_model_dir, tmp_path, monkeypatch
 ):

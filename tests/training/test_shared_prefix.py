@@ -151,6 +151,7 @@ def test_shared_prefix_mode_is_rejected_where_it_cannot_run():
         load_train_config(None, ["rollout.mode=slate"])
 
 
+@pytest.mark.slow
 def test_a_shared_prefix_training_run_updates_on_sibling_steps(
     tiny_model_dir, tmp_path, monkeypatch, tiny_settings
 ):

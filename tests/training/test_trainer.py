@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from prmgym.agents.backends.transformers_backend import TransformersBackend
@@ -16,6 +17,7 @@ from prmgym.training.trainer import train
 HERE = Path(__file__).parent
 
 
+@pytest.mark.slow
 def test_training_updates_the_adapter_logs_and_saves_a_loadable_model(
     tiny_model_dir, tmp_path, monkeypatch, tiny_settings
 ):
@@ -36,6 +38,7 @@ def test_training_updates_the_adapter_logs_and_saves_a_loadable_model(
     assert not any("lora" in n for n, _ in final.model.named_parameters())
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_from_its_last_checkpoint(tiny_model_dir, tmp_path, tiny_settings):
     output = tmp_path / "run"
     args = tiny_settings(tiny_model_dir, output, "iterations=4")
@@ -63,6 +66,7 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tiny_model_dir, tmp_path,
     assert latest_checkpoint(output).name == "checkpoint-000003"
 
 
+@pytest.mark.slow
 def test_a_judged_rubric_prm_gets_the_configured_judge(tiny_model_dir, tmp_path, tiny_settings):
     rubric = tmp_path / "judged.yaml"
     rubric.write_text(

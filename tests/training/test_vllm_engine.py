@@ -62,6 +62,7 @@ def settings(model_dir, output_dir, *extra):
     ]
 
 
+@pytest.mark.slow
 def test_vllm_generates_with_the_adapter_saved_after_every_weight_change(
     tiny_model_dir, tmp_path, monkeypatch
 ):
@@ -89,6 +90,7 @@ def test_vllm_generates_with_the_adapter_saved_after_every_weight_change(
         assert torch.equal(served[key], value), name
 
 
+@pytest.mark.slow
 def test_a_resumed_run_hands_vllm_the_checkpointed_adapter(tiny_model_dir, tmp_path, monkeypatch):
     monkeypatch.setattr("prmgym.training.trainer.VLLMBackend", AdapterServer)
     train(load_train_config(None, settings(tiny_model_dir, tmp_path, "iterations=1")))

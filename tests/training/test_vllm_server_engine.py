@@ -6,6 +6,7 @@ into the stand-in's model, so what is checked is what the trainer sends and when
 
 from pathlib import Path
 
+import pytest
 import torch
 from transformers import AutoModelForCausalLM
 from trl.generation import vllm_client
@@ -14,6 +15,7 @@ from prmgym.training.config import load_train_config
 from prmgym.training.trainer import train
 
 
+@pytest.mark.slow
 def test_rollouts_come_from_the_server_which_ends_with_the_trained_weights(
     tiny_model_dir, tmp_path, monkeypatch, tiny_settings, vllm_server
 ):

@@ -1,4 +1,5 @@
 import gymnasium
+import pytest
 
 from prmgym.agents.backends.transformers_backend import TransformersBackend
 from prmgym.agents.policies import make_policy
@@ -19,6 +20,7 @@ class Counting:
         return self.inner.generate(chats, config)
 
 
+@pytest.mark.slow
 def test_one_generate_call_per_step_for_all_live_episodes(tiny_model_dir):
     backend = Counting(TransformersBackend(tiny_model_dir))
     policy = LLMPolicy(backend, GenerationConfig(max_new_tokens=8, temperature=0.0))

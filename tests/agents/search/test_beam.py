@@ -25,6 +25,7 @@ def task_ids():
     return [t.id for t in make_env().unwrapped.tasks[:40]]
 
 
+@pytest.mark.slow
 def test_beam_search_with_the_verifier_beats_greedy_on_the_noisy_oracle(task_ids):
     # Seeds 0..39 (one per task), p = 0.5.
     policy = NoisyOraclePolicy(0.5, seed=0)
@@ -43,6 +44,7 @@ def test_beam_search_with_the_verifier_beats_greedy_on_the_noisy_oracle(task_ids
             assert chosen.action == step.action and chosen.score is not None
 
 
+@pytest.mark.slow
 def test_without_snapshots_the_env_is_replayed_to_the_same_result(task_ids):
     ids = task_ids[:10]
     policy = NoisyOraclePolicy(0.5, seed=0)

@@ -25,6 +25,7 @@ def success(trajectories):
     return sum(t.success for t in trajectories)
 
 
+@pytest.mark.slow
 def test_pruning_with_the_verifier_beats_greedy_on_the_noisy_oracle(task_ids):
     # Seeds 0..39 (one per task), p = 0.5, k = 4: greedy keeps the one draw it makes.
     policy = NoisyOraclePolicy(0.5, seed=0)

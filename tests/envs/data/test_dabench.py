@@ -146,6 +146,7 @@ def test_malformed_lines_are_reported_with_their_place(dabench, questions, label
     assert message in error_for(dabench)
 
 
+@pytest.mark.slow
 def test_a_dabench_folder_runs_as_an_env_and_grades_answers(dabench):
     import gymnasium
 

@@ -62,6 +62,7 @@ def test_the_prompt_names_the_question_the_format_and_the_files(env):
     assert info["task_id"] == "t/two-parts"
 
 
+@pytest.mark.slow
 def test_the_oracle_solves_each_task_and_a_wrong_answer_does_not(env):
     for task in env.tasks:
         env.reset(options={"task_id": task.id})
@@ -97,6 +98,7 @@ def test_bad_actions_say_what_was_wrong(env):
         assert message in info["action_error"] and not terminated, (action, observation)
 
 
+@pytest.mark.slow
 def test_a_crashed_kernel_is_restarted_and_the_episode_marked(env):
     env.reset(options={"task_id": "t/rows"})
     act(env, 'python("x = 1")')
@@ -106,6 +108,7 @@ def test_a_crashed_kernel_is_restarted_and_the_episode_marked(env):
     assert "NameError" in observation
 
 
+@pytest.mark.slow
 def test_snapshot_and_restore_return_to_the_same_variables_files_and_step(env):
     env.reset(options={"task_id": "t/rows"})
     act(env, "python(\"n = 1\\nopen('note.txt', 'w').write('a')\")")
@@ -130,6 +133,7 @@ def test_the_probe_reads_frames_and_files_in_a_fork(env):
     assert env.probe.table_digests()["penguins.csv"] is not None
 
 
+@pytest.mark.slow
 def test_check_env_and_vector_envs():
     env = DataEnv(TASKS)
     try:

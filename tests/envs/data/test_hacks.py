@@ -60,12 +60,14 @@ def attack(kernel, *cells):
     return next((r.restarted for r in results if r.restarted), None)
 
 
+@pytest.mark.slow
 def test_a_kernel_that_stops_itself_is_seen_stopped_and_restarted(kernel):
     restarted = attack(kernel, "import os, signal\nos.kill(os.getpid(), signal.SIGSTOP)")
     # Seen stopped, not merely waited out until the timeout.
     assert restarted and "stopped" in restarted and "timeout" not in restarted
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "deaf",
     [
@@ -81,6 +83,7 @@ def test_a_kernel_deaf_to_its_timer_is_killed_at_the_grace_period(kernel, deaf):
     assert restarted and "timeout" in restarted
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "sabotage",
     [
@@ -99,6 +102,7 @@ def test_a_kernel_whose_fifos_are_sabotaged_is_restarted(kernel, sabotage):
     assert attack(kernel, sabotage)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "answer",
     ["[1, 2]", "{}", '{"stdout": 5}', "{" + "x" * 100_000, "not json"],
@@ -164,6 +168,7 @@ def test_a_huge_or_non_finite_answer_is_wrong_not_a_crash(env, value):
     assert "0 of 1 parts correct" in observation
 
 
+@pytest.mark.slow
 def test_a_hostile_step_is_marked_in_the_env_and_the_next_step_works(env):
     env.reset(options={"task_id": TASK.id})
     _, _, _, _, info = within_hang_limit(

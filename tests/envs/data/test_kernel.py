@@ -56,6 +56,7 @@ def test_output_is_bounded_and_says_how_much_was_left_out(kernel):
     assert result.dropped == (251 - 100) + (132 - 100)
 
 
+@pytest.mark.slow
 def test_code_past_its_timeout_is_interrupted_and_earlier_variables_are_kept(kernel):
     result = kernel.execute("kept = 5\nimport time\ntime.sleep(30)")
     assert result.timed_out and result.error["ename"] == "TimeoutError" and not result.restarted
@@ -65,6 +66,7 @@ def test_code_past_its_timeout_is_interrupted_and_earlier_variables_are_kept(ker
     assert kernel.execute("kept").result == "5"
 
 
+@pytest.mark.slow
 def test_a_crashed_kernel_is_restarted_and_says_so(seed):
     kernel = start_kernel(seed, timeout_s=5.0)
     try:
@@ -77,6 +79,7 @@ def test_a_crashed_kernel_is_restarted_and_says_so(seed):
         kernel.sandbox.close()
 
 
+@pytest.mark.slow
 def test_code_deaf_to_the_interrupt_is_killed_at_the_grace_period(seed, monkeypatch):
     from prmgym.envs.data import kernel as kernel_module
 

@@ -53,6 +53,7 @@ def _replied(action):
     return parse_answers(parse_tool_call(action).args[0]).values
 
 
+@pytest.mark.slow
 def test_none_is_the_oracle_and_solves_the_task(env, tasks):
     for seed, task in enumerate(tasks):
         made = perturb_data(env, task, "none", random.Random(seed))
@@ -61,6 +62,7 @@ def test_none_is_the_oracle_and_solves_the_task(env, tasks):
         assert steps[-1][1] == 1.0 and steps[-1][2]["success"]
 
 
+@pytest.mark.slow
 def test_wrong_code_computes_a_wrong_answer_at_its_first_step(env, tasks):
     for seed, task in enumerate(tasks):
         made = perturb_data(env, task, "wrong_code", random.Random(seed))
@@ -74,6 +76,7 @@ def test_wrong_code_computes_a_wrong_answer_at_its_first_step(env, tasks):
         assert steps[-1][1] == 0.0
 
 
+@pytest.mark.slow
 def test_corrupt_table_overwrites_a_table_file_at_its_first_step(env, tasks):
     for seed, task in enumerate(tasks):
         made = perturb_data(env, task, "corrupt_table", random.Random(seed))
@@ -88,6 +91,7 @@ def test_corrupt_table_overwrites_a_table_file_at_its_first_step(env, tasks):
         assert steps[-1][1] == 0.0
 
 
+@pytest.mark.slow
 def test_wrong_answer_changes_one_part_and_grades_wrong(env, tasks):
     for seed, task in enumerate(tasks):
         oracle = oracle_actions(task)
@@ -99,6 +103,7 @@ def test_wrong_answer_changes_one_part_and_grades_wrong(env, tasks):
         assert list(steps[-1][2]["parts"].values()).count(False) == 1
 
 
+@pytest.mark.slow
 def test_repeat_wastes_a_step_and_still_solves_the_task(env, tasks):
     for seed, task in enumerate(tasks):
         oracle = oracle_actions(task)
@@ -127,6 +132,7 @@ def test_wrong_answers_never_grade_as_correct_and_look_plausible(env):
             assert abs(wrong - gold) <= max(0.3 * abs(gold), 1.0), (task.id, given)
 
 
+@pytest.mark.slow
 def test_the_rng_fixes_every_draw(env, tasks):
     def made(seed):
         rng = random.Random(seed)

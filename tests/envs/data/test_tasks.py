@@ -51,6 +51,7 @@ def workspace(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_every_reference_code_reproduces_its_answers_from_fresh_csv(shipped, workspace):
     wrong = {}
     for task in shipped:
@@ -60,6 +61,7 @@ def test_every_reference_code_reproduces_its_answers_from_fresh_csv(shipped, wor
     assert not wrong, wrong
 
 
+@pytest.mark.slow
 def test_the_shipped_file_is_what_the_generator_builds(shipped):
     assert builtin_tasks() == shipped, "regenerate with: python -m prmgym.envs.data.builtin"
 

@@ -100,6 +100,7 @@ def test_signature_text_hides_unstable_defaults():
     assert text == "(a, b='x', c=<object object>, d=<list object>, e=('y', 1))"
 
 
+@pytest.mark.slow
 def test_cache_ignores_what_the_calling_process_patched(tmp_path, monkeypatch, corpus):
     monkeypatch.setenv("PRMGYM_CACHE", str(tmp_path))
     monkeypatch.setattr(logging.Logger, "patched_by_a_library", lambda self: None, raising=False)
@@ -109,6 +110,7 @@ def test_cache_ignores_what_the_calling_process_patched(tmp_path, monkeypatch, c
     assert cpython_corpus() == corpus
 
 
+@pytest.mark.slow
 def test_build_is_deterministic_within_and_across_processes(corpus):
     assert build_cpython_corpus() == build_cpython_corpus()
     digest = hashlib.sha256("".join(doc.model_dump_json() for doc in corpus).encode())
@@ -125,6 +127,7 @@ def test_build_is_deterministic_within_and_across_processes(corpus):
     assert out.stdout.strip() == digest.hexdigest()
 
 
+@pytest.mark.slow
 def test_cache_round_trip_equals_fresh_build(tmp_path, monkeypatch, corpus):
     monkeypatch.setenv("PRMGYM_CACHE", str(tmp_path))
     cache_file = cpython_cache_dir() / "corpus.jsonl"
@@ -143,6 +146,7 @@ def test_existing_cache_is_reused(tmp_path, monkeypatch):
     assert cpython_corpus() == cached
 
 
+@pytest.mark.slow
 def test_broken_cache_is_rebuilt(tmp_path, monkeypatch, corpus):
     monkeypatch.setenv("PRMGYM_CACHE", str(tmp_path))
     cache_file = cpython_cache_dir() / "corpus.jsonl"

@@ -18,6 +18,7 @@ def env():
     env.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("env_id", sorted(prmgym.registered_envs()))
 def test_check_env_passes_on_every_registered_id(env_id):
     env = gymnasium.make(env_id)
@@ -147,6 +148,7 @@ def test_oracle_solves_the_test_split(env):
     assert solved / len(env.tasks) >= 0.99
 
 
+@pytest.mark.slow
 @settings(max_examples=2000, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     st.one_of(

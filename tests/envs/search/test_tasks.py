@@ -73,6 +73,7 @@ def test_splits_are_three_to_one_and_test_covers_every_type(tasks):
     assert set(Counter(task.metadata["type"] for task in test)) == set(TASK_TYPES)
 
 
+@pytest.mark.slow
 def test_same_seed_same_tasks_other_seed_other_tasks(tasks):
     assert generate_tasks(seed=0) == generate_tasks(seed=0)
     other = generate_tasks(seed=1)
@@ -186,6 +187,7 @@ def test_first_sentence():
     assert first_sentence("") is None
 
 
+@pytest.mark.slow
 def test_cpython_tasks_cache_and_splits(tmp_path, monkeypatch, tasks):
     monkeypatch.setenv("PRMGYM_CACHE", str(tmp_path))
     assert cpython_tasks() == tasks

@@ -112,6 +112,7 @@ def test_a_command_that_ends_its_shell_is_surfaced_and_files_survive(env):
     assert act(env, 'bash("pwd; cat notes.txt")')[0].endswith("/workspace\nkept")
 
 
+@pytest.mark.slow
 def test_a_command_that_kills_the_sandbox_is_marked_when_it_is_rebuilt(env):
     start(env)
     play(env, ['create("notes.txt", "lost\\n")'])
@@ -126,6 +127,7 @@ def test_a_command_that_kills_the_sandbox_is_marked_when_it_is_rebuilt(env):
     assert "no file or folder" in steps[1][3]["action_error"]
 
 
+@pytest.mark.slow
 def test_timeouts_and_truncation_are_announced(cache):
     env = SWEEnv(split="all", limits=SandboxLimits(timeout_s=2, output_bytes=1000))
     try:
@@ -224,6 +226,7 @@ def test_a_symbolic_link_out_of_the_workspace_is_not_followed(env):
     assert "symbolic link" in act(env, 'str_replace("host", "a", "b")')[3]["action_error"]
 
 
+@pytest.mark.slow
 def test_the_oracle_resolves_every_task_and_submitting_at_once_none(env):
     for task in env.tasks:
         start(env, task.id)
@@ -238,6 +241,7 @@ def test_the_oracle_resolves_every_task_and_submitting_at_once_none(env):
         assert f"FAIL_TO_PASS: 0 of 1 now pass\n  failed  {test}" in observation
 
 
+@pytest.mark.slow
 def test_breaking_a_pass_to_pass_test_is_not_resolved(env):
     task = env._by_id[WORD_COUNT]
     start(env)
@@ -249,6 +253,7 @@ def test_breaking_a_pass_to_pass_test_is_not_resolved(env):
     assert f"PASS_TO_PASS: 3 of 4 still pass\n  failed  {broken}" in observation
 
 
+@pytest.mark.slow
 def test_the_hidden_tests_are_added_at_grading_whatever_the_agent_did_to_the_test_file(env):
     start(env, TRUNCATE)
     # Rewriting the test file the hidden test_patch touches does not change the grading:
@@ -263,6 +268,7 @@ def test_the_hidden_tests_are_added_at_grading_whatever_the_agent_did_to_the_tes
     assert 'truncate("abcdef", 6)' not in observation and "assert" not in observation
 
 
+@pytest.mark.slow
 def test_the_probe_grades_and_compiles_in_scratch_and_changes_nothing(env):
     start(env)
     play(
@@ -350,6 +356,7 @@ def fuzz_env(cache):
     env.close()
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     st.one_of(

@@ -130,6 +130,7 @@ def submit_after(env, actions):
     return observation, reward, info
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("attack", list(ATTACKS))
 def test_an_attack_on_the_grader_earns_nothing(env, attack):
     observation, reward, info = submit_after(env, ATTACKS[attack])
@@ -137,6 +138,7 @@ def test_an_attack_on_the_grader_earns_nothing(env, attack):
     assert info["fail_to_pass"][F2P] != "passed"
 
 
+@pytest.mark.slow
 def test_what_grading_dropped_is_reported_and_the_fix_still_counts(env):
     fix = oracle_actions(env._by_id[TASK])[0]
     attacks = [

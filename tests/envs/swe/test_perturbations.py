@@ -26,6 +26,7 @@ def test_none_is_the_oracle(env):
     assert made.actions == tuple(oracle_actions(task)) and made.first_error == -1
 
 
+@pytest.mark.slow
 def test_submit_early_submits_before_the_fix_and_fails(env):
     for seed, task in enumerate(env.tasks):
         oracle = oracle_actions(task)
@@ -38,6 +39,7 @@ def test_submit_early_submits_before_the_fix_and_fails(env):
         assert terminated and reward == 0.0 and not info.get("success")
 
 
+@pytest.mark.slow
 def test_repeat_adds_an_edit_that_changes_nothing(env):
     for seed, task in enumerate(env.tasks):
         oracle = oracle_actions(task)
@@ -49,6 +51,7 @@ def test_repeat_adds_an_edit_that_changes_nothing(env):
         assert steps[i][4]["action_error"] is not None and steps[-1][1] == 1.0
 
 
+@pytest.mark.slow
 def test_wrong_edit_changes_one_edit_into_an_accepted_one_that_does_not_fix(env):
     for seed, task in enumerate(env.tasks):
         oracle = oracle_actions(task)
@@ -69,6 +72,7 @@ def test_wrong_edit_changes_one_edit_into_an_accepted_one_that_does_not_fix(env)
         assert terminated and reward == 0.0 and not info["success"]
 
 
+@pytest.mark.slow
 def test_wrong_edit_is_the_first_error_wherever_the_edit_is(env):
     task = env.tasks[1]
     actions = ['view("textkit/__init__.py")', *oracle_actions(task)]
@@ -78,6 +82,7 @@ def test_wrong_edit_is_the_first_error_wherever_the_edit_is(env):
     assert made.actions[1] != actions[1]
 
 
+@pytest.mark.slow
 def test_wrong_edit_needs_an_edit_that_later_edits_still_fit(env):
     task = env.tasks[1]
     oracle = oracle_actions(task)
@@ -92,6 +97,7 @@ def test_wrong_edit_needs_an_edit_that_later_edits_still_fit(env):
         assert made is not None and made.first_error == 1 and made.actions[0] == actions[0]
 
 
+@pytest.mark.slow
 def test_wrong_edit_keeps_no_edit_that_still_resolves_the_task(env):
     task = env.tasks[1]
     oracle = oracle_actions(task)
@@ -103,6 +109,7 @@ def test_wrong_edit_keeps_no_edit_that_still_resolves_the_task(env):
     assert wrong_edit(env, task, [*oracle[:-1], later, "submit()"], random.Random(0)) is None
 
 
+@pytest.mark.slow
 def test_wrong_edit_never_breaks_the_syntax(env):
     task = env.tasks[1]
     path, line = "textkit/__init__.py", "    return text[: width - len(suffix)] + suffix\n"
@@ -118,6 +125,7 @@ def test_wrong_edit_never_breaks_the_syntax(env):
         assert made is not None and made.first_error == 0
 
 
+@pytest.mark.slow
 def test_perturb_swe_dispatches_wrong_edit(env):
     assert SWE_KINDS.index("none") == 0 and "wrong_edit" in SWE_KINDS
     task = env.tasks[0]

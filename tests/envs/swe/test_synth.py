@@ -114,6 +114,7 @@ def code_lines(*texts):
     return [line.strip() for text in texts for line in text.splitlines() if len(line.strip()) > 8]
 
 
+@pytest.mark.slow
 def test_synthesized_tasks_fail_the_tests_of_the_mutated_function_only(repo, tmp_path):
     commit = git(repo, "rev-parse", "HEAD")
     source = LocalSource(kind="git", path=str(repo))

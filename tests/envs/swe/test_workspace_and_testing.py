@@ -80,6 +80,7 @@ def test_an_unknown_commit_says_which(repo):
         workspace_seed(instance(repo, base_commit="deadbeef"))
 
 
+@pytest.mark.slow
 def test_outcomes_are_read_per_node_id_and_a_missing_test_does_not_hide_the_rest(repo):
     seed = workspace_seed(instance(repo))
     settings = {

@@ -26,6 +26,7 @@ def test_the_data_family_is_registered():
     assert declared.perturb is perturb_data and declared.kinds == DATA_KINDS
 
 
+@pytest.mark.slow
 def test_the_set_holds_every_kind_and_outcomes_come_from_the_env(items):
     kinds = Counter(item.kind for item in items)
     assert kinds == {"none": 4, "wrong_code": 1, "corrupt_table": 1, "wrong_answer": 1, "repeat": 1}
@@ -39,6 +40,7 @@ def test_the_set_holds_every_kind_and_outcomes_come_from_the_env(items):
         assert trajectory.success == (item.kind in ("none", "repeat")), item.kind
 
 
+@pytest.mark.slow
 def test_the_set_is_deterministic_for_a_seed(items):
     def actions(labelled):
         return [[s.action for s in item.trajectory.steps] for item in labelled]
@@ -46,6 +48,7 @@ def test_the_set_is_deterministic_for_a_seed(items):
     assert actions(build_first_error_set(ENV_ID, "test", 8, seed=0)) == actions(items)
 
 
+@pytest.mark.slow
 def test_the_data_verifier_catches_destroyed_tables_and_wrong_answers(items):
     report = evaluate_first_error(DataVerifier(), items, threshold=0.5)
     assert report.failed == 0
@@ -54,6 +57,7 @@ def test_the_data_verifier_catches_destroyed_tables_and_wrong_answers(items):
     assert report.per_kind["wrong_answer"]["acc_erroneous"] == 1.0
 
 
+@pytest.mark.slow
 def test_eval_prm_reports_the_data_verifiers_f1(tmp_path):
     out = tmp_path / "prm.json"
     args = ["eval-prm", "--family", "data", "--count", "4", "--prm", "verifier"]

@@ -52,11 +52,13 @@ def labels(env, actions):
     return [(s.label, s.value) for s in scores], [s.rationale for s in scores]
 
 
+@pytest.mark.slow
 def test_the_oracle_is_ok_at_every_step(env):
     found, _ = labels(env, oracle_actions(env.tasks[0]))
     assert found == [("ok", 1.0), ("ok", 1.0)]
 
 
+@pytest.mark.slow
 def test_silent_errors_are_correctable_and_named(env):
     found, why = labels(
         env,
@@ -76,6 +78,7 @@ def test_silent_errors_are_correctable_and_named(env):
     assert "df['year'] turned from int64 into" in why[4]
 
 
+@pytest.mark.slow
 def test_exceptions_repeats_and_rows_lost(env):
     found, why = labels(
         env,
@@ -92,6 +95,7 @@ def test_exceptions_repeats_and_rows_lost(env):
     assert found[4] == ("ok", 0.7)  # shows, changes nothing
 
 
+@pytest.mark.slow
 def test_a_destroyed_table_and_a_wrong_answer_are_fatal(env):
     found, why = labels(
         env, [LOAD, "python(\"import os\\nos.remove('penguins.csv')\")", 'answer("@mean_mass[12]")']
@@ -101,6 +105,7 @@ def test_a_destroyed_table_and_a_wrong_answer_are_fatal(env):
     assert "wrong at @mean_mass" in why[2] and "12 appeared in no output" in why[2]
 
 
+@pytest.mark.slow
 def test_candidates_are_scored_from_the_same_state_and_undone(env):
     trajectory = run(env, [LOAD])
     scores = DataVerifier().score_candidates(

@@ -65,6 +65,7 @@ def scores(env, codes):
     return DataVerifier().score(trajectory, env=env)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("patch", PATCHES.values(), ids=PATCHES.keys())
 def test_a_table_destroyed_behind_a_patched_probe_is_fatal(env, patch):
     # Before: the probe ran in the patched kernel and saw the shipped digest: ("ok", 0.7).
@@ -73,12 +74,14 @@ def test_a_table_destroyed_behind_a_patched_probe_is_fatal(env, patch):
     assert "penguins.csv" in found[1].rationale
 
 
+@pytest.mark.slow
 def test_a_kernel_lying_about_the_tables_is_fatal_even_with_them_intact(env):
     lie = SERVER + "type(k).op_probe = lambda self, nonce, code, timeout: {'value': {}}\n"
     found = scores(env, [lie, "y = 2"])
     assert found[0].label == "fatal" and "tampered" in found[0].rationale
 
 
+@pytest.mark.slow
 def test_a_probe_broken_by_agent_code_scores_low_not_a_crash(env):
     broken = SERVER + "type(k).op_probe = lambda self, nonce, code, timeout: {'failed': 'no'}\n"
     found = scores(env, [broken, "y = 2"])

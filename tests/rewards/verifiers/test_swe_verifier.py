@@ -35,6 +35,7 @@ def play(env, actions, task_id=TASK):
     return trajectory
 
 
+@pytest.mark.slow
 def test_the_oracle_fix_makes_progress_and_its_submission_resolves(env):
     task = env._by_id[TASK]
     scores = SWEVerifier().score(play(env, oracle_actions(task)), env)
@@ -45,6 +46,7 @@ def test_the_oracle_fix_makes_progress_and_its_submission_resolves(env):
     assert scores[-1].value == 1.0 and all(s.source == "swe-verifier" for s in scores)
 
 
+@pytest.mark.slow
 def test_reading_is_neutral_a_repeat_is_flagged_and_a_bad_submission_is_fatal(env):
     actions = ['view("textkit/__init__.py")', 'view("textkit/__init__.py")', "submit()"]
     scores = SWEVerifier().score(play(env, actions), env)
@@ -53,6 +55,7 @@ def test_reading_is_neutral_a_repeat_is_flagged_and_a_bad_submission_is_fatal(en
     assert (scores[2].label, scores[2].value) == ("fatal", 0.0)
 
 
+@pytest.mark.slow
 def test_regressions_non_compiling_and_no_op_edits_are_correctable(env):
     task = env._by_id[TASK]
     actions = [
@@ -68,6 +71,7 @@ def test_regressions_non_compiling_and_no_op_edits_are_correctable(env):
     assert no_op.label == "correctable" and "changed nothing" in no_op.rationale
 
 
+@pytest.mark.slow
 def test_candidates_are_scored_from_the_same_state_and_the_episode_is_untouched(env):
     task = env._by_id[TASK]
     fix = oracle_actions(task)[0]
@@ -78,6 +82,7 @@ def test_candidates_are_scored_from_the_same_state_and_the_episode_is_untouched(
     assert env.probe.workspace_files_changed() == before == []
 
 
+@pytest.mark.slow
 def test_it_passes_the_reward_model_checks_and_is_the_families_verifier(env):
     task = env._by_id[TASK]
     trajectory = play(env, ['bash("ls")', *oracle_actions(task)])
