@@ -40,6 +40,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if item.get_closest_marker("integration") is not None:
             item.add_marker(pytest.mark.slow)
 
+
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
 
