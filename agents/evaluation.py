@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -9,11 +10,12 @@ from typing import Any
 
 import gymnasium
 
+from prmgym import plugins
 from prmgym.agents.backends import make_backend
-from prmgym.agents.policies import Policy, make_policy
+from prmgym.agents.policies import Policy, check_agent, make_policy
 from prmgym.agents.search import BestOfN, SearchMethod, make_search, run_search
 from prmgym.errors import ConfigError
-from prmgym.registry import env_info
+from prmgym.registry import env_info, make_env
 from prmgym.rewards.base import ProcessRewardModel
 from prmgym.rewards.disagreement import disagreement
 from prmgym.rewards.judges import Judge, make_judge
@@ -42,11 +44,28 @@ def suite_task_ids(suite: Suite, episodes: int | None = None) -> list[str]:
     """
     if episodes is not None and episodes < 1:
         raise ConfigError(f"episodes must be at least 1, got {episodes}")
-    env = gymnasium.make(suite.env, split=suite.split, **suite.env_kwargs)
+    env = make_env(suite.env, split=suite.split, **suite.env_kwargs)
     ids = [task.id for task in env.unwrapped.tasks][: suite.count]
     env.close()
     n = len(ids) if episodes is None else episodes
     return [ids[i % len(ids)] for i in range(n)]
+
+
+def env_suite(env_id: str, split: str = "test") -> Suite:
+    """A suite of every ``split`` task of ``env_id``, scored by its family's default PRMs.
+
+    Raises:
+        ConfigError: An unknown env id (``module:ns/Env-v0`` imports the module first).
+    """
+    info = env_info(env_id)
+    return Suite(
+        name=re.sub(r"[^\w.+-]+", "-", info.id),  # a run folder's name
+        description=f"every {split} task of {info.id}",
+        env=env_id,
+        split=split,
+        count=10**9,  # every task of the split
+        scorers=list(info.default_prms) or ["verifier"],
+    )
 
 
 def judge_factory(spec: str) -> Callable[[], Judge]:
@@ -167,7 +186,8 @@ def evaluate(
         resume: Continue the run ``runs_dir/name``: run only the episodes its
             ``trajectories.jsonl`` lacks (an episode is a row, a task and its reset seed), with
             the same seeds an uninterrupted run would use. Every other argument except
-            ``batch_size`` must be what the run was started with.
+            ``batch_size`` must be what the run was started with. The modules the run
+            recorded in its ``config.yaml`` (``imports``) are imported again first.
         progress: Given a row key and an episode count, returns a per-episode callback.
 
     Returns:
@@ -181,7 +201,11 @@ def evaluate(
         EvaluationInterrupted: A signal stopped the run; what finished is written.
     """
     scorer_names = list(suite.scorers if scorers is None else scorers)
+    if resume:  # the plugins it was run with, before its env id is looked up
+        plugins.import_recorded(read_config(existing_run_dir(runs_dir, name)).get("imports"))
     family = env_info(suite.env).family
+    for agent in agents:  # a piece the family lacks is refused now, not as broken episodes
+        check_agent(agent, family)
     judges = judge_factory(judge)
     prms = [make_scorer(s, family=family, judge=judges) for s in scorer_names]
     specs = search_specs(search)
@@ -209,10 +233,17 @@ def evaluate(
         _check_same_settings(run_dir, settings)
     else:
         run_dir = new_run_dir(runs_dir, name, prefix=f"eval-{suite.name}")
-    config = {"name": run_dir.name, "command": "eval", **settings, "batch_size": batch_size}
+    config = {
+        "name": run_dir.name,
+        "command": "eval",
+        **settings,
+        "batch_size": batch_size,
+        # What was imported (plugins, --import, module: ids), so the run can be repeated.
+        "imports": plugins.record(),
+    }
     write_config(run_dir, config)
     log = _EpisodeLog(run_dir, rows, task_ids, seed)
-    make_env = lambda: gymnasium.make(suite.env, split=suite.split, **suite.env_kwargs)  # noqa: E731
+    new_env = lambda: make_env(suite.env, split=suite.split, **suite.env_kwargs)  # noqa: E731
     try:
         for agent in agents:
             policy: Policy | None = None
@@ -226,7 +257,7 @@ def evaluate(
                     # not at all when resuming an agent that finished), one at a time.
                     if policy is None:
                         policy = make_policy(agent, temperature=temperature, seed=seed)
-                    log.run(key, method, start, chunk, make_env, policy, prms, batch_size, on_done)
+                    log.run(key, method, start, chunk, new_env, policy, prms, batch_size, on_done)
     except KeyboardInterrupt as exc:
         signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
         metrics = log.write(config, interrupted=signal.Signals(signum).name)

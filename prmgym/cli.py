@@ -10,6 +10,7 @@ import typer
 from prmgym import cli_rubrics, cli_swe, cli_training
 from prmgym.cli_output import console as _console
 from prmgym.cli_output import fail as _fail
+from prmgym.cli_output import load_plugins as _load_plugins
 from prmgym.cli_output import progress as _progress
 from prmgym.cli_output import shown as _shown
 from prmgym.cli_output import user_errors as _user_errors
@@ -27,13 +28,32 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def main(
+    imports: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--import",
+            "-i",
+            metavar="MODULE",
+            help="Import MODULE first (repeatable), so the families it registers are known;"
+            " also PRMGYM_IMPORT=mod1,mod2 and installed packages declaring the"
+            " `prmgym.plugins` entry point. An env id written module:ns/Env-v0 imports its"
+            " module too.",
+        ),
+    ] = None,
+) -> None:
+    """LLM agents in real environments, every step scored by process reward models."""
+    _load_plugins(_split(imports or []))
+
+
 @app.command()
 def envs() -> None:
     """List registered environments: id, family, tasks per split, default PRMs, task source."""
-    import gymnasium
     from rich.table import Table
 
     import prmgym
+    from prmgym.registry import make_env
 
     console = _console()
     table = Table(title="prmgym environments")
@@ -41,7 +61,8 @@ def envs() -> None:
         table.add_column(column, no_wrap=True)
     infos = list(prmgym.registered_envs().values())
     for info in infos:
-        env = gymnasium.make(info.id, split="all")
+        with _user_errors():
+            env = make_env(info.id, split="all")
         counts: dict[str, int] = {}
         for task in env.unwrapped.tasks:
             counts[task.split] = counts.get(task.split, 0) + 1
@@ -96,14 +117,16 @@ AgentOption = Annotated[
         "--agent",
         "-a",
         help="oracle | random | noisy-oracle:P | smollm2 | transformers:ID | openai:MODEL@URL"
-        " | vllm:ID",
+        " | vllm:ID | package.module:Class (your Policy, built without arguments)",
     ),
 ]
 
 
 @app.command()
 def run(
-    env_id: Annotated[str, typer.Option("--env", help="Registered env id.")] = "prmgym/SearchQA-v0",
+    env_id: Annotated[
+        str, typer.Option("--env", help="Registered env id, or module:ns/Env-v0.")
+    ] = "prmgym/SearchQA-v0",
     agent: AgentOption = "oracle",
     task_id: Annotated[
         str | None, typer.Option(help="Task to run; default: drawn by seed.")
@@ -116,21 +139,21 @@ def run(
     seed: Annotated[int, typer.Option(min=0, help="Reset and sampling seed.")] = 0,
 ) -> None:
     """Run one episode and print every step with its PRM score as it happens."""
-    import gymnasium
-
     from prmgym.agents.evaluation import judge_factory
-    from prmgym.agents.policies import EpisodeView, make_policy
+    from prmgym.agents.policies import EpisodeView, check_agent, make_policy
     from prmgym.errors import ConfigError
-    from prmgym.registry import env_info
+    from prmgym.registry import env_info, make_env
     from prmgym.rewards.registry import make_scorer
     from prmgym.rewards.wrapper import ProcessReward
 
     console = _console()
     with _user_errors():
-        scorer = make_scorer(prm, family=env_info(env_id).family, judge=judge_factory(judge))
+        family = env_info(env_id).family
+        check_agent(agent, family)
+        scorer = make_scorer(prm, family=family, judge=judge_factory(judge))
         options = {"task_id": task_id} if task_id else None
         try:
-            env = ProcessReward(gymnasium.make(env_id, split=split), scorer)
+            env = ProcessReward(make_env(env_id, split=split), scorer)
             observation, _ = env.reset(seed=seed, options=options)
         except ValueError as exc:  # the env's word on a split or task id that does not exist
             raise ConfigError(str(exc)) from None
@@ -165,9 +188,38 @@ def run(
     console.rule(f"reward {reward:.2f}")
 
 
+def _eval_suite(suite: str | None, env_id: str | None, split: str | None) -> Any:
+    """The suite ``eval`` runs: ``--suite``, or every ``--split`` task of ``--env``."""
+    from prmgym.agents.evaluation import env_suite
+    from prmgym.errors import ConfigError
+    from prmgym.suites import load_suite
+
+    if (suite is None) == (env_id is None):
+        raise ConfigError("give --suite NAME or --env ENV_ID (one of them)")
+    if env_id is not None:
+        return env_suite(env_id, split or "test")
+    if split is not None:
+        raise ConfigError(f"--split goes with --env; suite {suite} names its own split")
+    return load_suite(suite)
+
+
 @app.command(name="eval")
 def eval_(
-    suite: Annotated[str, typer.Option(help="Suite name (see `prmgym suites`) or a suite .yaml.")],
+    suite: Annotated[
+        str | None,
+        typer.Option(help="Suite name (see `prmgym suites`) or a suite .yaml; or give --env."),
+    ] = None,
+    env_id: Annotated[
+        str | None,
+        typer.Option(
+            "--env",
+            help="Instead of --suite: a registered env id (or module:ns/Env-v0), all tasks of"
+            " --split, scored by the family's default PRMs.",
+        ),
+    ] = None,
+    split: Annotated[
+        str | None, typer.Option(help="With --env: the task split (default test).")
+    ] = None,
     agent: Annotated[
         list[str],
         typer.Option(
@@ -175,7 +227,8 @@ def eval_(
             "-a",
             help="Repeat or comma-separate to compare agents: oracle, random, noisy-oracle:P (the"
             " oracle with probability P), smollm2 (the"
-            " embedded default), transformers:ID, openai:MODEL@URL, vllm:ID.",
+            " embedded default), transformers:ID, openai:MODEL@URL, vllm:ID, or"
+            " package.module:Class (your Policy, built without arguments).",
         ),
     ] = ["smollm2"],  # noqa: B006 - typer reads list defaults; never mutated
     episodes: Annotated[
@@ -241,13 +294,17 @@ def eval_(
 
     from prmgym.agents.evaluation import EvaluationInterrupted, evaluate
     from prmgym.runs import Stopped, stop_on_signals
-    from prmgym.suites import load_suite
 
     agents = _split(agent)
     scorers = _split(prm) if prm else None
     console = _console()
     with _user_errors():
-        loaded = load_suite(suite)
+        if resume:  # the run's plugins, before its env id is looked up
+            from prmgym import plugins
+            from prmgym.runs import existing_run_dir, read_config
+
+            plugins.import_recorded(read_config(existing_run_dir(runs_dir, name)).get("imports"))
+        loaded = _eval_suite(suite, env_id, split)
     with _progress(console) as bar, _user_errors(), stop_on_signals():
 
         def progress(agent_name: str, total: int) -> Any:

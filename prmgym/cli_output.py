@@ -83,6 +83,34 @@ def user_errors() -> Iterator[None]:
         fail(f"cannot use{where}: {exc.strerror or exc}")
 
 
+def load_plugins(modules: list[str]) -> None:
+    """Load every plugin (:func:`prmgym.plugins.load_all`); a broken installed one is a warning.
+
+    The warning is one line on stderr; a module named by ``--import`` or ``PRMGYM_IMPORT``
+    that cannot be imported is an error (exit 2).
+    """
+    import warnings
+
+    from prmgym import plugins
+
+    with user_errors(), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", plugins.PluginWarning)
+        plugins.load_all(modules)
+    for warning in caught:
+        if issubclass(warning.category, plugins.PluginWarning):
+            from rich.console import Console
+
+            Console(stderr=True).print(
+                f"[yellow]warning:[/yellow] {shown(warning.message)}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        else:  # someone else's warning, passed on as it came
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+
+
 def progress(out: Any) -> Any:
     """A rich progress display with a bar, done/total and elapsed time, printing to ``out``."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn

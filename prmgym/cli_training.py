@@ -117,6 +117,7 @@ def train(
     several GPUs train data-parallel under `accelerate launch --multi_gpu
     -m prmgym.cli train ...` or torchrun.
     """
+    from prmgym import plugins
     from prmgym.runs import writable_dir
     from prmgym.training.config import load_train_config
     from prmgym.training.data_parallel import launched_rank
@@ -128,6 +129,9 @@ def train(
     with _user_errors():
         extra = [f"rollout.distributed={distributed}"] if distributed else []
         settings = load_train_config(config, [*(overrides or ()), *extra])
+        # What the command imported (--import, PRMGYM_IMPORT, a module: id) joins the
+        # config, so the config.yaml the run saves repeats it.
+        settings.imports = list(dict.fromkeys([*settings.imports, *plugins.record()["modules"]]))
         writable_dir(settings.output_dir)
     console.print(
         f"training {settings.model} ({'LoRA' if settings.lora else 'full'}) on"

@@ -110,6 +110,10 @@ def make_scorer(
         return _verifier(name.removesuffix(VERIFIER_SUFFIX))
     if name in RUBRIC_VIEWS:
         from prmgym.rewards.rubrics.agent import RubricPRM
+        from prmgym.rewards.rubrics.rubric import default_rubric
+
+        if family is not None:  # a family without a default rubric is refused now, not per step
+            default_rubric(family)
 
         return RubricPRM(judge=_judge(judge, name), name=name, scoring=RUBRIC_VIEWS[name])
     path = Path(name)

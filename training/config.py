@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from prmgym import plugins
 from prmgym.errors import ConfigError
+from prmgym.registry import env_info
 from prmgym.training.online_prm import OnlinePRMSettings
 from prmgym.training.policy_model import LoraSettings
 from prmgym.training.sft import SFTSettings
@@ -43,7 +45,7 @@ class RolloutConfig:
     """Which episodes each iteration collects."""
 
     env_id: str = "prmgym/SearchQA-v0"
-    """The registered env the policy acts in."""
+    """The registered env the policy acts in; ``module:ns/Env-v0`` imports ``module`` first."""
 
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     """Extra keyword arguments of ``gymnasium.make`` (e.g. ``corpus``, ``tasks``)."""
@@ -316,7 +318,14 @@ class TrainConfig:
     device: str = "cpu"
     """Torch device of the policy."""
 
+    imports: list[str] = field(default_factory=list)
+    """Modules imported before ``rollout.env_id`` is looked up (plugins registering their
+    families); ``prmgym train`` adds those it imported, so the saved ``config.yaml`` repeats
+    the run."""
+
     def __post_init__(self) -> None:
+        plugins.import_modules(self.imports, source="imports:")
+        env_info(self.rollout.env_id)  # an unknown id fails now, not after the model loads
         if self.rollout.engine == "vllm" and self.lora is None:
             raise ConfigError(
                 "rollout.engine: vllm syncs the policy into vLLM as a LoRA adapter; set lora "

@@ -23,6 +23,7 @@ from typing import Any
 import gymnasium
 
 from prmgym.errors import ConfigError
+from prmgym.registry import make_env
 from prmgym.rewards.base import StepScore
 from prmgym.trajectory import Trajectory
 
@@ -51,7 +52,7 @@ class _EnvHost:
 
     def make(self) -> tuple[int, dict[str, Any]]:
         handle = next(self._handles)
-        env = gymnasium.make(self._env_id, **self._kwargs)
+        env = make_env(self._env_id, **self._kwargs)
         self._envs[handle] = env
         inner = env.unwrapped
         return handle, {

@@ -17,6 +17,7 @@ import gymnasium
 
 from prmgym.agents.policies.base import Policy
 from prmgym.agents.runner import ProgressCallback, run_episodes
+from prmgym.registry import make_env
 from prmgym.rewards.base import ProcessRewardModel
 from prmgym.trajectory import Trajectory
 
@@ -25,7 +26,7 @@ EnvFactory = Callable[[], gymnasium.Env[str, str]]
 
 def env_factory(env_id: str, split: str, max_steps: int, **kwargs: Any) -> EnvFactory:
     """Builds envs of ``env_id`` on ``split`` with a step limit of ``max_steps``."""
-    return lambda: gymnasium.make(env_id, split=split, max_episode_steps=max_steps, **kwargs)
+    return lambda: make_env(env_id, split=split, max_episode_steps=max_steps, **kwargs)
 
 
 def split_task_ids(make_env: EnvFactory) -> list[str]:

@@ -24,7 +24,7 @@ import gymnasium
 from prmgym.envs.perturbation import FamilyPerturbations, Perturbation
 from prmgym.errors import ConfigError, TaskError
 from prmgym.family import get_family
-from prmgym.registry import env_info
+from prmgym.registry import env_info, make_env
 from prmgym.rewards.evaluation.labeled import LabeledTrajectory
 from prmgym.task import Task
 from prmgym.trajectory import Trajectory
@@ -109,7 +109,7 @@ def build_first_error_set(
         raise ConfigError(f"count must be at least 1, got {count}")
     perturbations = perturbations_for(env_info(env_id).family)
     spec = {"id": env_id, "kwargs": {"split": split}}
-    env = gymnasium.make(env_id, split=split)
+    env = make_env(env_id, split=split)
     try:
         tasks = list(env.unwrapped.tasks)  # type: ignore[attr-defined]
         rng = random.Random(seed)
@@ -168,7 +168,7 @@ class LiveEnvs:
         kwargs = dict(spec.get("kwargs", {}))
         key = (spec["id"], tuple(sorted(kwargs.items())))
         if key not in self._envs:
-            self._envs[key] = gymnasium.make(spec["id"], **kwargs)
+            self._envs[key] = make_env(spec["id"], **kwargs)
         env = self._envs[key]
         env.reset(options={"task_id": task.id})
         return env.unwrapped

@@ -123,3 +123,17 @@ def test_a_broken_config_of_a_run_to_resume_names_its_line(tmp_path):
     args = ["eval", "--suite", "search-lite", "--agent", "oracle", "--runs-dir", str(tmp_path)]
     result = runner.invoke(app, [*args, "--resume", "--name", "stopped"])
     _one_line_error(result, run_dir / "config.yaml", "line 2")
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["eval"], "give --suite NAME or --env ENV_ID"),
+        (["eval", "--suite", "search-lite", "--env", "prmgym/SearchQA-v0"], "one of them"),
+        (["eval", "--suite", "search-lite", "--split", "train"], "--split goes with --env"),
+        (["eval", "--env", "nowhere_pkg:x/Y-v0"], "no module named 'nowhere_pkg'"),
+        (["--import", "nowhere_pkg", "suites"], "--import nowhere_pkg"),
+    ],
+)
+def test_what_eval_runs_and_what_is_imported_are_checked_first(args, says):
+    _one_line_error(runner.invoke(app, args), says)

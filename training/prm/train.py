@@ -10,6 +10,7 @@ import gymnasium
 
 from prmgym.agents.policies.base import Policy
 from prmgym.errors import ConfigError
+from prmgym.registry import make_env
 from prmgym.rewards.evaluation.labeled import LabeledTrajectory
 from prmgym.training.prm.config import PRMDataConfig, TrainPRMConfig
 from prmgym.training.prm.dataset import prm_row, rows_from_labeled
@@ -60,13 +61,13 @@ def _rollout_rows(data: PRMDataConfig, observation_chars: int) -> list[dict[str,
     # Sampled, not greedy: Monte Carlo labels need continuations that can differ (DESIGN 6
     # measured SmolLM2 at T = 0.8).
     policy = make_policy(data.policy, temperature=0.8, seed=data.seed)
-    env = gymnasium.make(data.env_id, split=data.split)
+    env = make_env(data.env_id, split=data.split)
     try:
         tasks = [task.id for task in env.unwrapped.tasks]  # type: ignore[attr-defined]
         rng = random.Random(data.seed)
         task_ids = [rng.choice(tasks) for _ in range(data.count)]
         trajectories = run_episodes(
-            lambda: gymnasium.make(data.env_id, split=data.split),
+            lambda: make_env(data.env_id, split=data.split),
             task_ids,
             policy,
             seed=data.seed,
