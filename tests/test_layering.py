@@ -13,6 +13,7 @@ TOP = {
     "prmgym/cli_training.py",
     "prmgym/cli_swe.py",
     "prmgym/cli_rubrics.py",
+    "prmgym/cli_check.py",
 }
 
 
