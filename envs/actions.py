@@ -190,3 +190,12 @@ def bind_arguments(call: ToolCall, signatures: Mapping[str, inspect.Signature]) 
         raise ActionError(f"wrong arguments for {call.name}{signature}: {exc}") from None
     bound.apply_defaults()
     return dict(bound.arguments)
+
+
+def utf8_encodable(text: str) -> bool:
+    """Whether ``text`` can be sent on as UTF-8 (a lone surrogate cannot)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -43,7 +43,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import import_module, resources
-from typing import Any
+from typing import Any, TypeVar
 
 from prmgym.errors import ConfigError
 from prmgym.registry import register_env
@@ -69,6 +69,8 @@ PIECES: dict[str, str] = {
     "perturbations": "a FamilyPerturbations (first-error perturbations and their kinds)",
 }
 """Every lazy piece a family may declare, with what its string must name."""
+
+T = TypeVar("T")
 
 _RESOURCE_SUFFIXES = (".yaml", ".yml", ".json", ".jsonl")
 
@@ -196,6 +198,20 @@ class Family:
             return load_entry_point(ref)
         except ConfigError as exc:
             raise ConfigError(f"family {self.name!r}, {piece}: {exc}") from None
+
+    def load_as(self, piece: str, kind: type[T]) -> T:
+        """:meth:`load`, checking that the piece is a ``kind``.
+
+        Raises:
+            ConfigError: As :meth:`load`, or the piece is of another type.
+        """
+        loaded = self.load(piece)
+        if not isinstance(loaded, kind):
+            raise ConfigError(
+                f"family {self.name!r}: its {piece} piece is a {type(loaded).__name__}, not a"
+                f" {kind.__module__}.{kind.__qualname__}"
+            )
+        return loaded
 
 
 def _piece(piece: str) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from prmgym.errors import ConfigError
 from prmgym.family import get_family
 from prmgym.generation import Chat
 
@@ -31,10 +30,4 @@ def prompt_for(family: str) -> FamilyPrompt:
         ConfigError: An unknown family, one that declares no prompt, or a prompt piece that is
             not a FamilyPrompt.
     """
-    prompt = get_family(family).load("prompt")
-    if not isinstance(prompt, FamilyPrompt):
-        raise ConfigError(
-            f"family {family!r}: its prompt piece is a {type(prompt).__name__}, not a"
-            " prmgym.agents.prompts.FamilyPrompt"
-        )
-    return prompt
+    return get_family(family).load_as("prompt", FamilyPrompt)

@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from prmgym.envs.actions import ActionError, ToolCall, bind_arguments
+from prmgym.envs.actions import ActionError, ToolCall, bind_arguments, utf8_encodable
 from prmgym.envs.base import TextEnv, ToolResult
 from prmgym.envs.swe import catalog, testenv
 from prmgym.envs.swe.effects import step_effects
@@ -257,7 +257,7 @@ class SWEEnv(TextEnv):
         """Run one of the tools."""
         arguments = bind_call(call)
         for name, value in arguments.items():
-            if isinstance(value, str) and not _encodable(value):
+            if isinstance(value, str) and not utf8_encodable(value):
                 raise ActionError(
                     f"{name} holds characters that are not Unicode text (lone surrogates);"
                     " write plain text"
@@ -530,14 +530,6 @@ def _clip(text: str, budget: int) -> str:
     head = budget // 3
     tail = budget - head
     return f"{text[:head]}\n[... {len(text) - budget} characters cut ...]\n{text[-tail:]}"
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _is_int(value: Any) -> bool:

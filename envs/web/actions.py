@@ -21,7 +21,7 @@ import math
 import re
 from typing import TYPE_CHECKING, Any
 
-from prmgym.envs.actions import ActionError, ToolCall, bind_arguments
+from prmgym.envs.actions import ActionError, ToolCall, bind_arguments, utf8_encodable
 
 if TYPE_CHECKING:
     from playwright.async_api import Locator, Page
@@ -129,18 +129,10 @@ def _check_text(name: str, parameter: str, value: Any, example: str) -> None:
 
 def _check_encodable(name: str, parameter: str, value: str, example: str) -> None:
     # The browser takes UTF-8; a lone surrogate cannot be sent, a NUL ends strings in C.
-    if "\x00" in value or not _encodable(value):
+    if "\x00" in value or not utf8_encodable(value):
         raise ActionError(
             f"{name}'s {parameter} holds a NUL or an unpaired surrogate; e.g. {example}"
         )
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _option_labels(options: Any) -> list[str]:

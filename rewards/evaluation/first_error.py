@@ -40,13 +40,7 @@ def perturbations_for(family: str) -> FamilyPerturbations:
         ConfigError: An unknown family, one that declares none (the message says what to add),
             or a piece that is not a FamilyPerturbations.
     """
-    piece = get_family(family).load("perturbations")
-    if not isinstance(piece, FamilyPerturbations):
-        raise ConfigError(
-            f"family {family!r}: its perturbations piece is a {type(piece).__name__}, not a"
-            " prmgym.envs.perturbation.FamilyPerturbations"
-        )
-    return piece
+    return get_family(family).load_as("perturbations", FamilyPerturbations)
 
 
 def _plan(count: int, kinds: tuple[str, ...]) -> list[str]:
