@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from prmgym import cli_check, cli_rubrics, cli_swe, cli_training
+from prmgym import cli_check, cli_new_env, cli_rubrics, cli_swe, cli_training
 from prmgym.cli_output import console as _console
 from prmgym.cli_output import fail as _fail
 from prmgym.cli_output import load_plugins as _load_plugins
@@ -587,6 +587,7 @@ app.command()(cli_training.train)
 app.add_typer(cli_swe.app)
 app.add_typer(cli_rubrics.app)
 app.command()(cli_check.check)
+app.command(name="new-env")(cli_new_env.new_env)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ def test_wheel_installs_every_part_and_registers_envs(tmp_path):
             assert prefix + inside in names, f"{part}/{inside} is missing from the wheel"
     assert "prmgym/envs/suites/search-lite.yaml" in names
     assert "prmgym/envs/suites/swe-lite.tasks.jsonl" in names
+    assert "prmgym/templates/new_env/src/PACKAGE/env.py.tmpl" in names  # prmgym new-env
     site = str(tmp_path / "site")
     code = (
         "import prmgym, gymnasium; from prmgym.suites import load_suite;"

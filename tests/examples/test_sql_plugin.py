@@ -1,82 +1,36 @@
 """The example plugin in examples/prmgym-sql, pip-installed and driven through the CLI alone.
 
-It is installed into a throwaway venv, never into the project's, so other tests and people
-sharing the venv do not see it. That venv sees prmgym and its dependencies through a ``.pth``
-line adding this interpreter's site-packages (``--system-site-packages`` alone would expose
-the base Python's, not this venv's). The install is offline: ``--no-index --no-deps
---no-build-isolation`` builds with the setuptools already here.
+It is installed into a throwaway venv, offline, never into the project's (tests/plugin_venv.py).
 """
 
 import json
-import shutil
-import subprocess
-import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
+
+from tests.plugin_venv import copy_package, install_into_venv, run
+from tests.plugin_venv import prmgym as _prmgym
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 PACKAGE = Path(__file__).resolve().parents[2] / "examples" / "prmgym-sql"
 ENV_ID = "prmgym_sql/SQL-v0"
-TIMEOUT_S = 600
-
-
-def _run(args, cwd):
-    done = subprocess.run(
-        args, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT_S, check=False
-    )
-    assert done.returncode == 0, f"{args}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    return done.stdout
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     """(python of a venv with prmgym-sql installed, the copy of the package it came from)."""
     root = tmp_path_factory.mktemp("sql-plugin")
-    # A copy, so the build's egg-info and build/ folders never land in the working tree.
-    source = root / "prmgym-sql"
-    shutil.copytree(
-        PACKAGE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
-    )
-    venv = root / "venv"
-    _run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", venv], root)
-    python = venv / "bin" / "python"
-    purelib = _run(
-        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], root
-    )
-    here = sysconfig.get_paths()["purelib"]
-    (Path(purelib.strip()) / "prmgym-project.pth").write_text(
-        f"import site; site.addsitedir({here!r})\n"
-    )
-    _run(
-        [
-            python,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-index",
-            "--no-deps",
-            "--no-build-isolation",
-            source,
-        ],
-        root,
-    )
-    return python, source
-
-
-def _prmgym(python, *args, cwd):
-    return _run([python, "-c", "from prmgym.cli import app; app(prog_name='prmgym')", *args], cwd)
+    source = copy_package(PACKAGE, root)
+    return install_into_venv(source, root), source
 
 
 def test_the_package_installs_with_its_data_and_passes_its_own_tests(installed):
     python, source = installed
-    where = _run([python, "-c", "import prmgym_sql; print(prmgym_sql.__file__)"], source.parent)
+    where = run([python, "-c", "import prmgym_sql; print(prmgym_sql.__file__)"], source.parent)
     assert "site-packages" in where and str(source) not in where
     # src/ is not on the tests' path: they import the installed package, rubric file included.
-    _run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], source)
+    run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], source)
 
 
 def test_commands_find_the_plugin_through_its_entry_point(installed, tmp_path):
