@@ -30,6 +30,7 @@ from pathlib import Path
 from prmgym.envs.data import kernel_server
 from prmgym.envs.data.kernel import Kernel
 from prmgym.envs.data.tables import write_tables
+from prmgym.sandboxes.base import SandboxLimits
 from prmgym.sandboxes.bubblewrap import BubblewrapSandbox
 
 SETUP = [
@@ -53,7 +54,15 @@ class BareKernel:
         for name in ("in", "out"):
             os.mkfifo(self.folder / name)
         self.process = subprocess.Popen(
-            [sys.executable, "-u", kernel_server.__file__, str(self.folder), str(workspace)],
+            # The same reply budget as the sandboxed kernel's (the sandbox's output limit).
+            [
+                sys.executable,
+                "-u",
+                kernel_server.__file__,
+                str(self.folder),
+                str(workspace),
+                str(SandboxLimits().output_bytes - 64),
+            ],
             cwd=workspace,
             env={**os.environ, "PRMGYM_KERNEL_PRELOAD": "pandas,numpy"},
         )
@@ -68,6 +77,8 @@ class BareKernel:
         os.write(self.inbox, (json.dumps(request) + "\n").encode())
         line = b""
         while not line.endswith(b"\n"):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the bare kernel exited ({self.process.returncode})")
             line += self.outbox.read(1 << 16)
         return json.loads(line.decode().partition(" ")[2])
 
