@@ -31,20 +31,19 @@ from __future__ import annotations
 
 import random
 import warnings
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import gymnasium
 from gymnasium.utils.env_checker import check_env
 
-from prmgym.agents.policies import EpisodeView, make_policy
-from prmgym.agents.runner import finish_episode
+from prmgym.agents.conformance_episodes import draw_tasks, open_env, play, policy_actions, scripted
+from prmgym.agents.policies import make_policy
 from prmgym.envs.fuzzing import fuzz_id
 from prmgym.envs.perturbation import FamilyPerturbations
 from prmgym.family import PIECES, Family, families
-from prmgym.registry import EnvInfo, env_info, make_env, takes_split
+from prmgym.registry import EnvInfo, env_info, takes_split
 from prmgym.rewards.checker import check_reward_model
 from prmgym.rewards.judges.base import Judge
 from prmgym.rewards.registry import VERIFIER_SUFFIX, make_scorer
@@ -123,10 +122,6 @@ class CheckSettings:
         for name in ("actions", "tasks", "trajectories", "perturbed", "seed"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
-
-
-_STEP_LIMIT = 200
-"""Steps after which an episode of an env with no ``max_episode_steps`` is cut."""
 
 
 class _NoJudge(Exception):
@@ -219,7 +214,7 @@ def check_pieces(info: EnvInfo, family: Family | None) -> CheckResult:
 
 def check_gymnasium(info: EnvInfo, settings: CheckSettings) -> CheckResult:
     """Gymnasium's ``check_env`` on the unwrapped env; its warnings are listed, not failed."""
-    with _env(info, settings) as env, warnings.catch_warnings(record=True) as caught:
+    with open_env(info, settings.split) as env, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             check_env(env.unwrapped, skip_render_check=True)
@@ -309,14 +304,14 @@ def check_reward_models(
             rows[name] = CheckResult("reward-model", name, "fail", f"building it: {_raised(exc)}")
     checked = dict.fromkeys(scorers, 0)
     policy = make_policy(agent, seed=settings.seed)
-    with _env(info, settings) as env:
+    with open_env(info, settings.split) as env:
         # Where episodes are one step long, trying every task of a large split is no wiser.
-        tasks = _draw(env, settings.seed, max(5 * settings.trajectories, 10))
+        tasks = draw_tasks(env, settings.seed, max(5 * settings.trajectories, 10))
         played = 0
         for task in tasks:
             if played == settings.trajectories or not scorers:
                 break
-            trajectory = _play(env, info, task, _policy_actions(policy), settings.seed)
+            trajectory = play(env, info, task, policy_actions(policy), settings.seed)
             if len(trajectory.steps) < 2:
                 continue  # check_reward_model compares prefixes: it needs two steps
             played += 1
@@ -362,11 +357,11 @@ def check_oracle(
         return CheckResult("oracle", "", "skipped", "0 tasks asked for")
     policy = make_policy("oracle", seed=settings.seed)
     failures: list[str] = []
-    with _env(info, settings) as env:
-        tasks = _draw(env, settings.seed, settings.tasks)
+    with open_env(info, settings.split) as env:
+        tasks = draw_tasks(env, settings.seed, settings.tasks)
         for done, task in enumerate(tasks, 1):
             try:
-                trajectory = _play(env, info, task, _policy_actions(policy), settings.seed)
+                trajectory = play(env, info, task, policy_actions(policy), settings.seed)
             except Exception as exc:  # noqa: BLE001 - a broken episode is a failed task
                 failures.append(f"{task.id} broke: {_raised(exc)}")
             else:
@@ -428,9 +423,9 @@ def check_perturbations(
             CheckResult("perturbations", kind, "skipped", "0 tasks asked for") for kind in kinds
         ]
     rows = []
-    with _env(info, settings) as env:
+    with open_env(info, settings.split) as env:
         confirm = _Confirmation(env, info, piece, settings.seed)
-        tasks = _draw(env, settings.seed, len(env.unwrapped.tasks))
+        tasks = draw_tasks(env, settings.seed, len(env.unwrapped.tasks))
         for done, kind in enumerate(kinds, 1):
             rows.append(confirm.kind(kind, tasks, settings.perturbed))
             if progress is not None:
@@ -455,7 +450,7 @@ class _Confirmation:
                 raise AssertionError(
                     f"task {task.id}: 'none' must give the oracle list, first error -1"
                 )
-            played = _play(self.env, self.info, task, _scripted(plain.actions), self.seed)
+            played = play(self.env, self.info, task, scripted(plain.actions), self.seed)
             self._oracle[task.id] = (plain.actions, played)
         return self._oracle[task.id]
 
@@ -507,7 +502,7 @@ class _Confirmation:
             return f"its actions leave the oracle's before the declared first error {first}", None
         if first < len(right) and actions[first] == right[first]:
             return f"its action at the declared first error {first} is the oracle's own", None
-        played = _play(self.env, self.info, task, _scripted(actions), self.seed)
+        played = play(self.env, self.info, task, scripted(actions), self.seed)
         if len(played.steps) < len(actions):
             return (
                 f"the episode ended after {len(played.steps)} of its {len(actions)} actions",
@@ -544,56 +539,6 @@ def _judge(settings: CheckSettings) -> Callable[[], Judge]:
 
 def _make_kwargs(info: EnvInfo, settings: CheckSettings) -> dict[str, Any]:
     return {"split": settings.split} if settings.split and takes_split(info.id) else {}
-
-
-@contextmanager
-def _env(info: EnvInfo, settings: CheckSettings) -> Iterator[gymnasium.Env[Any, Any]]:
-    env = make_env(info.id, split=settings.split)
-    try:
-        yield env
-    finally:
-        env.close()
-
-
-def _draw(env: gymnasium.Env[Any, Any], seed: int, count: int) -> list[Task]:
-    """``count`` of the env's tasks (at most all), in an order fixed by ``seed``."""
-    tasks: list[Task] = list(env.unwrapped.tasks)
-    random.Random(seed).shuffle(tasks)
-    return tasks[:count]
-
-
-NextAction = Callable[[EpisodeView], str | None]
-"""The next action of an episode, or None to stop."""
-
-
-def _policy_actions(policy: Any) -> NextAction:
-    return lambda view: policy.act([view])[0].action
-
-
-def _scripted(actions: Sequence[str]) -> NextAction:
-    return lambda view: actions[len(view.actions)] if len(view.actions) < len(actions) else None
-
-
-def _play(
-    env: gymnasium.Env[Any, Any], info: EnvInfo, task: Task, next_action: NextAction, seed: int
-) -> Trajectory:
-    """One episode of ``task``, recorded as the runner records it; the env stays at its end."""
-    observation, _ = env.reset(seed=seed, options={"task_id": task.id})
-    view = EpisodeView(task=task, family=info.family, observations=[observation], seed=seed)
-    trajectory = Trajectory(task=task, seed=seed)
-    step_info: dict[str, Any] = {}
-    while len(trajectory.steps) < _STEP_LIMIT:
-        action = next_action(view)
-        if action is None:
-            break
-        observation, reward, terminated, truncated, step_info = env.step(action)
-        trajectory.record(action, observation, reward, terminated, truncated, step_info)
-        view.observations.append(observation)
-        view.actions.append(action)
-        if terminated or truncated:
-            break
-    finish_episode(trajectory, env.unwrapped, step_info, ())
-    return trajectory
 
 
 def _skipped(check: str, subject: str, family: Family, piece: str, more: str = "") -> CheckResult:
